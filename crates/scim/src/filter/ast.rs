@@ -67,11 +67,18 @@ pub enum Filter {
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
-    Compare { path: AttrPath, op: CompareOp, value: CompValue },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: CompValue,
+    },
     Present(AttrPath),
     /// `attrPath "[" valFilter "]"`: some element of the multi-valued `path` matches `filter`,
     /// whose paths are relative to the element (sub-attribute names). Entra's
     /// `emails[type eq "work"].value eq "x"` is read as
     /// `emails[type eq "work" and value eq "x"]`.
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }

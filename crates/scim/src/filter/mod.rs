@@ -1,8 +1,8 @@
 //! SCIM filters (RFC 7644 §3.4.2.2): AST, parser, canonical printer and evaluator.
 
 mod ast;
-mod eval;
-mod parser;
+pub(crate) mod eval;
+pub(crate) mod parser;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter};
 pub use eval::{AttributeTypes, ValueKind, matches};

@@ -1,0 +1,68 @@
+//! The provisioning-log writer. Handlers hand entries to [`AuditLog::record`], which never
+//! waits; a background task writes them in batches, so logging every request costs one write
+//! per batch instead of one per request.
+
+use domain::audit::LogEntry;
+use domain::ports::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+enum Message {
+    Entry(Box<LogEntry>),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+const MAX_BATCH: usize = 1000;
+
+impl AuditLog {
+    /// Starts the writer task.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            let mut waiting = Vec::new();
+            while let Some(first) = rx.recv().await {
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        Message::Entry(e) => batch.push(*e),
+                        Message::Flush(done) => waiting.push(done),
+                    }
+                    if batch.len() >= MAX_BATCH {
+                        break;
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if !batch.is_empty() {
+                    let entries = std::mem::take(&mut batch);
+                    if let Err(e) = store.append_log(entries).await {
+                        tracing::error!(error = %e, "cannot write provisioning-log entries");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+                waiting.drain(..).for_each(|done| {
+                    let _ = done.send(());
+                });
+            }
+        });
+        Self { tx }
+    }
+
+    pub fn record(&self, entry: LogEntry) {
+        let _ = self.tx.send(Message::Entry(Box::new(entry)));
+    }
+
+    /// Resolves once every entry recorded before the call is written (shutdown, tests).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}

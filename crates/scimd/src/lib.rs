@@ -1,0 +1,16 @@
+//! scimd: the server wiring. Protocol rules live in the `scim` crate, directory rules in
+//! `domain`, persistence in `store`; this crate connects them to HTTP and the command line.
+//!
+//! - [`settings`]: typed configuration (flags and `SCIMD_*` environment variables);
+//! - [`startup`]: builds the application, binds, serves, shuts down gracefully;
+//! - [`scim_api`]: the SCIM 2.0 endpoints (Entra ID's provisioning target);
+//! - [`tokens`]: API token generation, hashing and checking;
+//! - [`audit`]: the provisioning-log writer.
+
+pub mod activation;
+pub mod audit;
+pub mod scim_api;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod tokens;

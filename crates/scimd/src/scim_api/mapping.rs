@@ -1,0 +1,239 @@
+//! SCIM representation ⇄ domain objects. The domain keeps typed fields for what the directory
+//! uses (login, externalId, active, profile) and every other attribute verbatim.
+
+use super::schemas::MFA_SCHEMA;
+use domain::group::{Group, Member};
+use domain::user::{Profile, User};
+use scim::ScimError;
+use scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use serde_json::{Map, Value, json};
+
+fn meta(
+    resource_type: &str,
+    location: String,
+    created: domain::Timestamp,
+    modified: domain::Timestamp,
+    version: i64,
+) -> Value {
+    json!({
+        "resourceType": resource_type,
+        "created": domain::format_timestamp(created),
+        "lastModified": domain::format_timestamp(modified),
+        "location": location,
+        "version": format!("W/\"{version}\""),
+    })
+}
+
+/// The attributes a PATCH or filter works on: everything the client may have set, in
+/// canonical form, without `id`, `meta` or the MFA extension.
+pub fn user_attributes(user: &User) -> Value {
+    let mut obj = Map::new();
+    obj.insert("userName".into(), Value::String(user.user_name.clone()));
+    if let Some(ext) = &user.external_id {
+        obj.insert("externalId".into(), Value::String(ext.clone()));
+    }
+    obj.insert("active".into(), Value::Bool(user.active));
+    if let Value::Object(attrs) = &user.attributes {
+        for (k, v) in attrs {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(obj)
+}
+
+/// The full SCIM representation of a user (RFC 7643 §4.1) with the MFA extension.
+pub fn user_to_scim(user: &User, base_url: &str, now: domain::Timestamp) -> Value {
+    let mut obj = Map::new();
+    let mut schemas = vec![Value::from(USER_SCHEMA)];
+    if user.attributes.get(ENTERPRISE_USER_SCHEMA).is_some() {
+        schemas.push(Value::from(ENTERPRISE_USER_SCHEMA));
+    }
+    schemas.push(Value::from(MFA_SCHEMA));
+    obj.insert("schemas".into(), Value::Array(schemas));
+    obj.insert("id".into(), Value::String(user.id.clone()));
+    if let Value::Object(attrs) = user_attributes(user) {
+        obj.extend(attrs);
+    }
+    let mut mfa = Map::new();
+    mfa.insert("status".into(), Value::from(user.effective_status(now).as_str()));
+    mfa.insert("blocked".into(), Value::Bool(user.blocked()));
+    mfa.insert(
+        "blockReasons".into(),
+        Value::Array(user.block_reasons.iter().map(|r| Value::String(r.to_string())).collect()),
+    );
+    mfa.insert("provisioningSource".into(), Value::from(user.source.as_str()));
+    if let Some(exp) = user.activation_expires_at.filter(|_| user.status == domain::user::UserStatus::PendingActivation)
+    {
+        mfa.insert("activationExpiresAt".into(), Value::String(domain::format_timestamp(exp)));
+    }
+    obj.insert(MFA_SCHEMA.into(), Value::Object(mfa));
+    obj.insert(
+        "meta".into(),
+        meta("User", format!("{base_url}/Users/{}", user.id), user.created, user.last_modified, user.version),
+    );
+    Value::Object(obj)
+}
+
+/// A user's attributes split into what the directory uses and the rest.
+#[derive(Debug, Clone)]
+pub struct UserParts {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: Option<bool>,
+    pub profile: Profile,
+    pub attributes: Value,
+}
+
+/// Splits canonical user attributes (as produced by normalisation or PATCH).
+pub fn split_user(resource: Value) -> Result<UserParts, ScimError> {
+    let Value::Object(mut obj) = resource else {
+        return Err(ScimError::invalid_syntax("a User must be a JSON object"));
+    };
+    for k in ["id", "meta", "schemas", MFA_SCHEMA] {
+        obj.remove(k);
+    }
+    let user_name = match obj.remove("userName") {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        Some(other) if !other.is_null() && !other.is_string() => {
+            return Err(ScimError::invalid_value(format!("userName must be a string, got {other}")));
+        }
+        _ => return Err(ScimError::invalid_value("userName is required (RFC 7643 §4.1.1)")),
+    };
+    let external_id = match obj.remove("externalId") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(Value::Null) | None => None,
+        Some(Value::String(_)) => None,
+        Some(other) => return Err(ScimError::invalid_value(format!("externalId must be a string, got {other}"))),
+    };
+    let active = match obj.remove("active") {
+        Some(Value::Bool(b)) => Some(b),
+        None | Some(Value::Null) => None,
+        Some(other) => return Err(ScimError::invalid_value(format!("active must be true or false, got {other}"))),
+    };
+    let attributes = Value::Object(obj);
+    let profile = profile_of(&attributes);
+    Ok(UserParts { user_name, external_id, active, profile, attributes })
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// The profile the directory uses: the work email (else the primary, else the first), names,
+/// language.
+pub fn profile_of(attributes: &Value) -> Profile {
+    let emails = attributes.get("emails").and_then(Value::as_array);
+    let pick = |pred: &dyn Fn(&Value) -> bool| {
+        emails.and_then(|es| es.iter().find(|e| pred(e))).and_then(|e| text(e.get("value")))
+    };
+    let email = pick(&|e| e.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("work")))
+        .or_else(|| pick(&|e| e.get("primary") == Some(&Value::Bool(true))))
+        .or_else(|| pick(&|_| true));
+    let name = attributes.get("name");
+    Profile {
+        email,
+        display_name: text(attributes.get("displayName")),
+        given_name: text(name.and_then(|n| n.get("givenName"))),
+        family_name: text(name.and_then(|n| n.get("familyName"))),
+        preferred_language: text(attributes.get("preferredLanguage")),
+    }
+}
+
+/// Group attributes a PATCH or filter works on (without members).
+pub fn group_attributes(group: &Group) -> Value {
+    let mut obj = Map::new();
+    obj.insert("displayName".into(), Value::String(group.display_name.clone()));
+    if let Some(ext) = &group.external_id {
+        obj.insert("externalId".into(), Value::String(ext.clone()));
+    }
+    if let Value::Object(attrs) = &group.attributes {
+        for (k, v) in attrs {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(obj)
+}
+
+/// The SCIM representation of a group (RFC 7643 §4.2). `members` is `None` when they were
+/// not asked for (`excludedAttributes=members`), and then never loaded.
+pub fn group_to_scim(group: &Group, members: Option<&[Member]>, base_url: &str) -> Value {
+    let mut obj = Map::new();
+    obj.insert("schemas".into(), json!([GROUP_SCHEMA]));
+    obj.insert("id".into(), Value::String(group.id.clone()));
+    if let Value::Object(attrs) = group_attributes(group) {
+        obj.extend(attrs);
+    }
+    if let Some(members) = members {
+        let list = members
+            .iter()
+            .map(|m| {
+                let mut e = Map::new();
+                e.insert("value".into(), Value::String(m.user_id.clone()));
+                e.insert("$ref".into(), Value::String(format!("{base_url}/Users/{}", m.user_id)));
+                e.insert("type".into(), Value::from("User"));
+                if let Some(d) = &m.display {
+                    e.insert("display".into(), Value::String(d.clone()));
+                }
+                Value::Object(e)
+            })
+            .collect();
+        obj.insert("members".into(), Value::Array(list));
+    }
+    obj.insert(
+        "meta".into(),
+        meta("Group", format!("{base_url}/Groups/{}", group.id), group.created, group.last_modified, group.version),
+    );
+    Value::Object(obj)
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupParts {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// `members` as sent, if any (handled as membership changes, never stored as JSON).
+    pub members: Option<Value>,
+    pub attributes: Value,
+}
+
+pub fn split_group(resource: Value) -> Result<GroupParts, ScimError> {
+    let Value::Object(mut obj) = resource else {
+        return Err(ScimError::invalid_syntax("a Group must be a JSON object"));
+    };
+    for k in ["id", "meta", "schemas"] {
+        obj.remove(k);
+    }
+    let display_name = match obj.remove("displayName") {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        _ => return Err(ScimError::invalid_value("displayName is required for a Group (RFC 7643 §4.2)")),
+    };
+    let external_id = match obj.remove("externalId") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    let members = obj.remove("members");
+    Ok(GroupParts { display_name, external_id, members, attributes: Value::Object(obj) })
+}
+
+/// Reads a `members` value (array of `{value, display}` or bare id strings) as members.
+pub fn members_of(value: &Value) -> Result<Vec<Member>, ScimError> {
+    let items: Vec<&Value> = match value {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => vec![],
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::String(id) => Ok(Member { user_id: id.clone(), display: None }),
+            Value::Object(o) => {
+                let get = |name: &str| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+                let id = get("value").and_then(Value::as_str).ok_or_else(|| {
+                    ScimError::invalid_value(format!("a member needs a \"value\" holding the user id, got {item}"))
+                })?;
+                let display = get("display").or_else(|| get("displayName")).and_then(Value::as_str).map(str::to_owned);
+                Ok(Member { user_id: id.to_owned(), display })
+            }
+            other => Err(ScimError::invalid_value(format!("a member must be an object with a value, got {other}"))),
+        })
+        .collect()
+}

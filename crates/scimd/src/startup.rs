@@ -1,0 +1,129 @@
+//! Building and running the server.
+
+use crate::audit::AuditLog;
+use crate::scim_api;
+use crate::settings::{ServeArgs, Settings};
+use crate::state::AppState;
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use domain::ports::Store;
+use domain::service::ServiceParams;
+use domain::token::TokenScope;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+/// The first service's name, created on an empty database.
+pub const DEFAULT_SERVICE: &str = "default";
+
+impl Application {
+    /// Opens the store, makes sure a first service exists, binds the listener.
+    pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        let store = store::open(&args.storage.store_options()).await.map_err(anyhow::Error::msg)?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let settings = Arc::new(Settings {
+            public_url,
+            max_body_bytes: args.max_body_bytes,
+            max_group_body_bytes: args.max_group_body_bytes,
+        });
+        first_run(store.as_ref(), &settings).await?;
+        let state = AppState {
+            audit: AuditLog::start(Arc::clone(&store)),
+            store,
+            settings,
+            schemas: Arc::new(scim_api::schemas::Schemas::new()),
+        };
+        let router = router(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let audit = self.state.audit.clone();
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await?;
+        audit.flush().await;
+        tracing::info!("scimd stopped");
+        Ok(())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state.clone())
+        .merge(scim_api::router(state))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // Tokens never reach the logs.
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+/// On an empty database: create the service `default` and print, once, the tenant URL and a
+/// SCIM token for it.
+async fn first_run(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> {
+    if !store.list_services().await?.is_empty() {
+        return Ok(());
+    }
+    let service = store.create_service(DEFAULT_SERVICE, ServiceParams::default()).await?;
+    let (token, _) = crate::tokens::issue(store, service.id, TokenScope::Scim, "created at first start", None).await?;
+    println!(
+        "scimd: created the service {DEFAULT_SERVICE:?}. Paste these into Entra ID (Provisioning > Admin Credentials):"
+    );
+    println!("  Tenant URL:   {}", settings.tenant_url());
+    println!("  Secret Token: {token}");
+    println!("  (the token is shown only this once; `scimd token create --service default` makes another)");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

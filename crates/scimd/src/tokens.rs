@@ -1,0 +1,82 @@
+//! API tokens: `scimd_` + 64 hex characters (256 random bits). Only the SHA-256 of the whole
+//! token is stored; a token without the prefix is refused before any database lookup.
+//! Never change the prefix: every issued token would stop working.
+
+use domain::Timestamp;
+use domain::ports::Store;
+use domain::service::ServiceId;
+use domain::token::{ApiToken, NewToken, TokenScope};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub const TOKEN_PREFIX: &str = "scimd_";
+/// How many characters of a token are kept in clear to recognise it in lists.
+const SHOWN_PREFIX_LEN: usize = TOKEN_PREFIX.len() + 8;
+
+/// SHA-256 of the token text. Tokens carry 256 random bits, so a fast hash is enough (a slow
+/// password hash protects low-entropy secrets, which these are not).
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Creates and stores a token; returns the secret (shown once) and its record.
+pub async fn issue(
+    store: &dyn Store,
+    service: ServiceId,
+    scope: TokenScope,
+    description: &str,
+    expires_at: Option<Timestamp>,
+) -> Result<(String, ApiToken), domain::ports::StoreError> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
+    let record = store
+        .insert_token(NewToken {
+            service,
+            scope,
+            prefix: secret[..SHOWN_PREFIX_LEN].to_owned(),
+            hash: hash_token(&secret),
+            description: description.to_owned(),
+            expires_at,
+        })
+        .await?;
+    Ok((secret, record))
+}
+
+/// Why a presented token was refused. All of them answer 401 alike.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenRejection {
+    Missing,
+    Malformed,
+    Unknown,
+    Expired,
+    Revoked,
+    WrongScope,
+}
+
+/// Checks a bearer token. The database is searched by the token's SHA-256, so no secret is
+/// ever compared byte by byte: what an attacker controls (the token) and what the index
+/// compares (its hash) are unrelated, which makes the check constant-time in effect.
+pub async fn check(
+    store: &dyn Store,
+    presented: Option<&str>,
+    scope: TokenScope,
+    now: Timestamp,
+) -> Result<Result<ApiToken, TokenRejection>, domain::ports::StoreError> {
+    let Some(token) = presented else { return Ok(Err(TokenRejection::Missing)) };
+    if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
+        return Ok(Err(TokenRejection::Malformed));
+    }
+    let hash = hash_token(token);
+    let Some(record) = store.token_by_hash(&hash).await? else { return Ok(Err(TokenRejection::Unknown)) };
+    if record.revoked_at.is_some() {
+        return Ok(Err(TokenRejection::Revoked));
+    }
+    if !record.is_valid_at(now) {
+        return Ok(Err(TokenRejection::Expired));
+    }
+    if record.scope != scope {
+        return Ok(Err(TokenRejection::WrongScope));
+    }
+    Ok(Ok(record))
+}

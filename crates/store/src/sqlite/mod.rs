@@ -1,0 +1,380 @@
+//! The embedded SQLite backend.
+//!
+//! Concurrency design (docs/architecture.md):
+//! - **One writer thread** owns the only write connection. Write jobs arrive on a channel; the
+//!   thread takes every job waiting, runs each inside its own SAVEPOINT (a failing job rolls
+//!   back alone), and commits the batch with one fsync: group commit. A job's caller hears
+//!   back only after the commit, so every acknowledged write is durable.
+//! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
+//!   the writer.
+
+mod groups;
+mod log;
+mod rows;
+mod services;
+mod users;
+
+use domain::ports::{StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+
+/// Migrations, in order. The version is the file's number; both backends use the same numbers.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+/// Most jobs committed together in one transaction.
+const MAX_BATCH: usize = 512;
+const READERS: usize = 4;
+
+type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+pub struct SqliteStore {
+    writer: mpsc::SyncSender<Job>,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "cache_size", -16_000)?; // 16 MiB per connection
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    for (version, name, sql) in MIGRATIONS {
+        let done: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| {
+                r.get(0)
+            })?;
+        if done {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, name, domain::format_timestamp(domain::now())],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, name, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+pub(crate) fn internal(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database file (creating it), applies migrations, starts the writer thread.
+    pub fn open(path: &Path, synchronous: &str) -> Result<Self, String> {
+        let synchronous = match synchronous.to_ascii_lowercase().as_str() {
+            "full" => "FULL",
+            "normal" => "NORMAL",
+            other => return Err(format!("sqlite synchronous must be full or normal, not {other:?}")),
+        };
+        let mut conn = Connection::open(path).map_err(|e| e.to_string())?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| e.to_string())?;
+        configure(&conn, synchronous).map_err(|e| e.to_string())?;
+        migrate(&mut conn).map_err(|e| format!("migration failed: {e}"))?;
+
+        let mut idle = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| e.to_string())?;
+            configure(&r, synchronous).map_err(|e| e.to_string())?;
+            idle.push(r);
+        }
+        let readers = Arc::new(ReadPool { idle: Mutex::new(idle), permits: tokio::sync::Semaphore::new(READERS) });
+
+        let (tx, rx) = mpsc::sync_channel::<Job>(4096);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| e.to_string())?;
+        Ok(Self { writer: tx, readers })
+    }
+
+    /// Runs `f` on the writer connection inside its own savepoint and resolves once the batch
+    /// it joined has committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = run_in_savepoint(conn, f);
+            Box::new(move |commit_error: Option<StoreError>| {
+                let _ = done_tx.send(match commit_error {
+                    None => result,
+                    Some(e) => Err(e),
+                });
+            })
+        });
+        let sender = self.writer.clone();
+        // A full channel blocks; do that off the async threads.
+        tokio::task::spawn_blocking(move || sender.send(job))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        done_rx.await.map_err(|_| StoreError::Internal("the SQLite writer dropped a job".into()))?
+    }
+
+    /// Runs `f` on a read-only connection from the pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let permit = self.readers.permits.acquire().await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        let pool = Arc::clone(&self.readers);
+        let conn = pool
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Internal("reader pool poisoned".into()))?
+            .pop()
+            .ok_or_else(|| StoreError::Internal("reader pool empty".into()))?;
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let r = f(&conn);
+            (conn, r)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        if let Ok(mut idle) = pool.idle.lock() {
+            idle.push(conn);
+        }
+        drop(permit);
+        result
+    }
+}
+
+fn run_in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT job").map_err(internal)?;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(StoreError::Internal("a write job panicked".into())));
+    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    conn.execute_batch(end).map_err(internal)?;
+    result
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Another process holds the write lock beyond the busy timeout. Each job's
+            // outermost SAVEPOINT then acts as its own transaction: slower, still correct.
+            tracing::warn!(error = %e, "cannot begin a group transaction; committing jobs one by one");
+            batch.into_iter().for_each(|job| job(&conn)(None));
+            continue;
+        }
+        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => completions.into_iter().for_each(|c| c(None)),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                let err = internal(e);
+                tracing::error!(error = %err, "group commit failed");
+                completions.into_iter().for_each(|c| c(Some(err.clone())));
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl domain::ports::Store for SqliteStore {
+    async fn create_service(
+        &self,
+        name: &str,
+        params: domain::service::ServiceParams,
+    ) -> StoreResult<domain::service::Service> {
+        services::create_service(self, name, params).await
+    }
+    async fn list_services(&self) -> StoreResult<Vec<domain::service::Service>> {
+        self.read(services::list_services).await
+    }
+    async fn service_by_name(&self, name: &str) -> StoreResult<Option<domain::service::Service>> {
+        let name = name.to_owned();
+        self.read(move |c| services::service_where(c, "name = ?1", &name)).await
+    }
+    async fn service_by_id(&self, id: domain::service::ServiceId) -> StoreResult<Option<domain::service::Service>> {
+        self.read(move |c| services::service_where(c, "id = ?1", &id.0)).await
+    }
+    async fn update_service_params(
+        &self,
+        id: domain::service::ServiceId,
+        params: domain::service::ServiceParams,
+    ) -> StoreResult<domain::service::Service> {
+        services::update_params(self, id, params).await
+    }
+    async fn insert_token(&self, token: domain::token::NewToken) -> StoreResult<domain::token::ApiToken> {
+        services::insert_token(self, token).await
+    }
+    async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<domain::token::ApiToken>> {
+        let hash = hash.to_vec();
+        self.read(move |c| services::token_by_hash(c, &hash)).await
+    }
+    async fn list_tokens(
+        &self,
+        service: Option<domain::service::ServiceId>,
+    ) -> StoreResult<Vec<domain::token::ApiToken>> {
+        self.read(move |c| services::list_tokens(c, service)).await
+    }
+    async fn revoke_token(
+        &self,
+        service: Option<domain::service::ServiceId>,
+        id: i64,
+    ) -> StoreResult<domain::token::ApiToken> {
+        self.write(move |c| services::revoke_token(c, service, id)).await
+    }
+    async fn touch_token(&self, id: i64, at: domain::Timestamp) -> StoreResult<()> {
+        self.write(move |c| services::touch_token(c, id, at)).await
+    }
+    async fn create_user(
+        &self,
+        user: domain::user::NewUser,
+        status: domain::user::UserStatus,
+        activation: Option<domain::ports::NewActivation>,
+    ) -> StoreResult<domain::user::User> {
+        self.write(move |c| users::create_user(c, user, status, activation)).await
+    }
+    async fn get_user(&self, service: domain::service::ServiceId, id: &str) -> StoreResult<Option<domain::user::User>> {
+        let id = id.to_owned();
+        self.read(move |c| users::get_user(c, service, &id)).await
+    }
+    async fn update_user(
+        &self,
+        service: domain::service::ServiceId,
+        id: &str,
+        mutation: domain::ports::UserMutation,
+    ) -> StoreResult<domain::user::User> {
+        let id = id.to_owned();
+        self.write(move |c| users::update_user(c, service, &id, mutation)).await
+    }
+    async fn delete_user(
+        &self,
+        service: domain::service::ServiceId,
+        id: &str,
+        guard: domain::ports::UserGuard,
+    ) -> StoreResult<domain::user::User> {
+        let id = id.to_owned();
+        self.write(move |c| users::delete_user(c, service, &id, guard)).await
+    }
+    async fn query_users(
+        &self,
+        service: domain::service::ServiceId,
+        query: &domain::query::UserQuery,
+    ) -> StoreResult<domain::query::Page<domain::user::User>> {
+        let query = query.clone();
+        self.read(move |c| users::query_users(c, service, &query)).await
+    }
+    async fn user_counts(
+        &self,
+        service: domain::service::ServiceId,
+        now: domain::Timestamp,
+    ) -> StoreResult<domain::ports::UserCounts> {
+        self.read(move |c| users::user_counts(c, service, now)).await
+    }
+    async fn create_group(&self, group: domain::group::NewGroup) -> StoreResult<domain::group::CreatedGroup> {
+        self.write(move |c| groups::create_group(c, group)).await
+    }
+    async fn get_group(
+        &self,
+        service: domain::service::ServiceId,
+        id: &str,
+    ) -> StoreResult<Option<domain::group::Group>> {
+        let id = id.to_owned();
+        self.read(move |c| groups::get_group(c, service, &id)).await
+    }
+    async fn group_members(
+        &self,
+        service: domain::service::ServiceId,
+        id: &str,
+        page: Option<domain::query::PageRequest>,
+    ) -> StoreResult<domain::query::Page<domain::group::Member>> {
+        let id = id.to_owned();
+        self.read(move |c| groups::group_members(c, service, &id, page)).await
+    }
+    async fn update_group(
+        &self,
+        service: domain::service::ServiceId,
+        id: &str,
+        mutation: domain::ports::GroupMutation,
+        membership: Vec<domain::group::MembershipChange>,
+    ) -> StoreResult<(domain::group::Group, domain::group::MembershipOutcome)> {
+        let id = id.to_owned();
+        self.write(move |c| groups::update_group(c, service, &id, mutation, membership)).await
+    }
+    async fn delete_group(
+        &self,
+        service: domain::service::ServiceId,
+        id: &str,
+    ) -> StoreResult<domain::group::Tombstone> {
+        let id = id.to_owned();
+        self.write(move |c| groups::delete_group(c, service, &id)).await
+    }
+    async fn query_groups(
+        &self,
+        service: domain::service::ServiceId,
+        query: &domain::query::GroupQuery,
+    ) -> StoreResult<domain::query::Page<domain::group::Group>> {
+        let query = query.clone();
+        self.read(move |c| groups::query_groups(c, service, &query)).await
+    }
+    async fn list_tombstones(&self, service: domain::service::ServiceId) -> StoreResult<Vec<domain::group::Tombstone>> {
+        self.read(move |c| groups::list_tombstones(c, service)).await
+    }
+    async fn user_groups(
+        &self,
+        service: domain::service::ServiceId,
+        user_id: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        let user_id = user_id.to_owned();
+        self.read(move |c| groups::user_groups(c, service, &user_id)).await
+    }
+    async fn append_log(&self, entries: Vec<domain::audit::LogEntry>) -> StoreResult<()> {
+        self.write(move |c| log::append(c, entries)).await
+    }
+    async fn query_log(
+        &self,
+        service: domain::service::ServiceId,
+        query: &domain::audit::LogQuery,
+    ) -> StoreResult<Vec<domain::audit::StoredLogEntry>> {
+        let query = query.clone();
+        self.read(move |c| log::query(c, service, &query)).await
+    }
+    async fn prune_log(&self, before: domain::Timestamp) -> StoreResult<u64> {
+        self.write(move |c| log::prune(c, before)).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
+    }
+}
