@@ -12,6 +12,8 @@ log() { printf '\n== %s\n' "$*"; }
 need_pkgs=()
 command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_pkgs+=(postgresql)
 python3 -c 'import aiosmtpd' >/dev/null 2>&1 || [ -f /usr/lib/python3/dist-packages/aiosmtpd/__init__.py ] || need_pkgs+=(python3-aiosmtpd)
+# Node.js + npm run newman (tests/conformance installs it locally with `npm ci`).
+command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -36,3 +38,6 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+log "conformance: Microsoft Postman collection and Okta SCIM SPEC test"
+bash tests/conformance/run.sh

@@ -7,12 +7,16 @@
 //! - [`query`]: protocol-neutral user and group queries that stores compile to SQL;
 //! - [`token`]: API tokens (scope, expiry, revocation);
 //! - [`audit`]: the provisioning log;
+//! - [`activation`]: when an activation code may be redeemed or reissued;
+//! - [`outbox`]: queued emails, leases, retry schedule and dead-lettering;
 //! - [`ports`]: the storage trait every backend implements.
 
+pub mod activation;
 pub mod audit;
 pub mod error;
 pub mod group;
 pub mod limits;
+pub mod outbox;
 pub mod ports;
 pub mod query;
 pub mod service;

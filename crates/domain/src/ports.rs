@@ -4,7 +4,9 @@
 
 use crate::DomainError;
 use crate::Timestamp;
+use crate::activation::RedeemError;
 use crate::audit::{LogEntry, LogQuery, StoredLogEntry};
+use crate::outbox::{Claim, FailureOutcome, OutboxCounts, OutboxMessage, OutboxState};
 use crate::group::{CreatedGroup, Group, Member, MembershipChange, MembershipOutcome, NewGroup, Tombstone};
 use crate::query::{GroupQuery, Page, PageRequest, UserQuery};
 use crate::service::{Service, ServiceId, ServiceParams};
@@ -46,6 +48,11 @@ pub struct NewActivation {
     pub expires_at: Timestamp,
     pub email: OutboundEmail,
 }
+
+/// Called after a commit that queued outbox messages, so that a worker in this process sends
+/// them at once instead of at its next poll. Only a hint: workers poll anyway, which is what
+/// finds messages queued by other processes.
+pub type OutboxListener = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// An email to send, as queued in the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +123,70 @@ pub trait Store: Send + Sync + 'static {
     /// Groups a user belongs to (id, displayName).
     async fn user_groups(&self, service: ServiceId, user_id: &str) -> StoreResult<Vec<(String, String)>>;
 
+    // --- activation (product.md §2.1) -------------------------------------------------------
+    // The activation and outbox methods have defaults that fail with `Internal`, only so that
+    // a backend still being written compiles; every real backend overrides all of them.
+    /// Redeems the code whose hash is `code_hash`, in one transaction: the rule is
+    /// [`crate::activation::check_redemption`]; when it allows, the code row is deleted (single
+    /// use) and the user becomes `activated` ([`crate::activation::activate`]). The inner `Err`
+    /// says why the code was refused, and then nothing was written. A used code is `Unknown`.
+    async fn redeem_activation(&self, _code_hash: &[u8], _now: Timestamp) -> StoreResult<Result<User, RedeemError>> {
+        Err(unsupported("redeem_activation"))
+    }
+    /// Gives a user a new activation code (an administrator's "resend"), in one transaction:
+    /// [`crate::activation::prepare_reissue`] on the locked user (refusal → `Rule`), the new
+    /// code replaces the old one (which stops working), pending activation emails of this
+    /// user that no worker holds are dropped (their link is dead), and `activation.email` is
+    /// queued. `NotFound` when the user is not in this service.
+    async fn reissue_activation(&self, _service: ServiceId, _user_id: &str, _activation: NewActivation)
+    -> StoreResult<User> {
+        Err(unsupported("reissue_activation"))
+    }
+
+    // --- outbox ------------------------------------------------------------------------------
+    /// Claims up to `claim.limit` due messages for `claim.worker` until `claim.until`, in one
+    /// write: `state = 'pending' AND next_attempt_at <= now AND (claimed_until IS NULL OR
+    /// claimed_until < now)`, oldest due first. No message is ever returned to two workers
+    /// while a lease holds (PostgreSQL: `FOR UPDATE SKIP LOCKED` in the claiming UPDATE).
+    async fn claim_outbox(&self, _claim: &Claim) -> StoreResult<Vec<OutboxMessage>> {
+        Err(unsupported("claim_outbox"))
+    }
+    /// Marks a claimed message sent at `at` and stores `scrubbed_payload` (the payload without
+    /// secrets, [`crate::outbox::scrub_payload`]) in place of the old one. Returns false when
+    /// `worker` no longer holds the message (lease lost, or the message was dropped).
+    async fn outbox_sent(&self, _id: i64, _worker: &str, _at: Timestamp, _scrubbed_payload: serde_json::Value)
+    -> StoreResult<bool> {
+        Err(unsupported("outbox_sent"))
+    }
+    /// Records a failed attempt of a claimed message: `attempts + 1`, `last_error`, the lease
+    /// released, and either `next_attempt_at` (retry) or `state = 'dead'`. The outcome comes
+    /// from [`crate::outbox::RetryPolicy::after_failure`]. Returns false when `worker` no
+    /// longer holds the message.
+    async fn outbox_failed(&self, _id: i64, _worker: &str, _error: &str, _outcome: FailureOutcome) -> StoreResult<bool> {
+        Err(unsupported("outbox_failed"))
+    }
+    /// Gives back claimed messages that were not attempted (shutdown, lease running short),
+    /// without counting an attempt. Returns how many were released.
+    async fn release_outbox(&self, _worker: &str, _ids: Vec<i64>) -> StoreResult<u64> {
+        Err(unsupported("release_outbox"))
+    }
+    /// Messages in `state` (all when `None`), newest first, at most `limit` (administrators).
+    async fn list_outbox(&self, _state: Option<OutboxState>, _limit: u32) -> StoreResult<Vec<OutboxMessage>> {
+        Err(unsupported("list_outbox"))
+    }
+    /// Pending and dead messages over all services (metrics).
+    async fn outbox_counts(&self) -> StoreResult<OutboxCounts> {
+        Err(unsupported("outbox_counts"))
+    }
+    /// Puts dead messages back to `pending` with no attempts, due at `now`: the one with `id`,
+    /// or every dead message when `None`. Returns how many.
+    async fn requeue_outbox(&self, _id: Option<i64>, _now: Timestamp) -> StoreResult<u64> {
+        Err(unsupported("requeue_outbox"))
+    }
+    /// Registers a hint called after commits that queued messages (see [`OutboxListener`]).
+    /// The default ignores it: workers find new messages by polling.
+    fn set_outbox_listener(&self, _listener: OutboxListener) {}
+
     // --- provisioning log ------------------------------------------------------------------
     async fn append_log(&self, entries: Vec<LogEntry>) -> StoreResult<()>;
     async fn query_log(&self, service: ServiceId, query: &LogQuery) -> StoreResult<Vec<StoredLogEntry>>;
@@ -125,6 +196,11 @@ pub trait Store: Send + Sync + 'static {
     // --- health ----------------------------------------------------------------------------
     /// Cheap round trip to the database (readiness).
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// What the activation and outbox defaults answer: a backend that lacks the method.
+fn unsupported(method: &str) -> StoreError {
+    StoreError::Internal(format!("this storage backend does not implement {method} yet"))
 }
 
 /// Users per status, for dashboards.

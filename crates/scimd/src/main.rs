@@ -31,6 +31,22 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show a service's provisioning log (every SCIM request), newest first.
+    Log {
+        #[arg(long)]
+        service: String,
+        /// Only failed requests (status 400 and above).
+        #[arg(long)]
+        failed: bool,
+        /// Most entries to show (at most 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// One JSON object per line instead of tab-separated text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,7 +154,56 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Service(cmd) => service_command(cmd).await,
         Command::Token(cmd) => token_command(cmd).await,
+        Command::Log { service, failed, limit, json, storage } => log_command(&service, failed, limit, json, &storage).await,
     }
+}
+
+async fn log_command(service: &str, failed: bool, limit: u32, json: bool, storage: &StorageArgs) -> anyhow::Result<()> {
+    let store = open(storage).await?;
+    let service = service_named(store.as_ref(), service).await?;
+    let query = domain::audit::LogQuery {
+        failed: failed.then_some(true),
+        limit: limit.clamp(1, 1000),
+        ..domain::audit::LogQuery::default()
+    };
+    let entries = store.query_log(service.id, &query).await?;
+    if !json {
+        println!("TIME\tREQUEST ID\tMETHOD\tRESOURCE\tOPERATION\tSTATUS\tDETAIL\tWARNINGS");
+    }
+    for stored in entries {
+        let e = stored.entry;
+        let time = domain::format_timestamp(e.time);
+        if json {
+            let line = serde_json::json!({
+                "id": stored.id,
+                "time": time,
+                "requestId": e.request_id,
+                "method": e.method,
+                "resourceType": e.resource_type,
+                "resourceId": e.resource_id,
+                "operation": e.operation,
+                "status": e.status,
+                "detail": e.error_detail,
+                "warnings": e.warnings,
+            });
+            println!("{line}");
+        } else {
+            let resource = match &e.resource_id {
+                Some(id) => format!("{}/{id}", e.resource_type),
+                None => e.resource_type.clone(),
+            };
+            println!(
+                "{time}\t{}\t{}\t{resource}\t{}\t{}\t{}\t{}",
+                e.request_id,
+                e.method,
+                e.operation,
+                e.status,
+                e.error_detail.as_deref().unwrap_or("-"),
+                if e.warnings.is_empty() { "-".to_owned() } else { e.warnings.join("; ") }
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn service_command(cmd: ServiceCommand) -> anyhow::Result<()> {

@@ -18,6 +18,12 @@ pub struct StorageArgs {
     /// a process crash only.
     #[arg(long, env = "SCIMD_SQLITE_SYNCHRONOUS", default_value = "full")]
     pub sqlite_synchronous: String,
+    /// PostgreSQL: connections per process (several processes share the server's limit).
+    #[arg(long, env = "SCIMD_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+    /// PostgreSQL: statements running longer are cancelled by the server.
+    #[arg(long, env = "SCIMD_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub db_statement_timeout_ms: u64,
 }
 
 impl StorageArgs {
@@ -26,6 +32,11 @@ impl StorageArgs {
             database_url: self.database_url.clone(),
             data_dir: self.data_dir.clone(),
             sqlite_synchronous: self.sqlite_synchronous.clone(),
+            postgres: store::postgres::PgOptions {
+                pool_size: self.db_pool_size,
+                statement_timeout_ms: self.db_statement_timeout_ms,
+                ..Default::default()
+            },
         }
     }
 }

@@ -2,7 +2,9 @@
 //! conformance suite (`tests/conformance.rs`).
 //!
 //! - [`sqlite`]: the embedded default; one writer thread with group commit, a pool of readers.
+//! - [`postgres`]: for several `scimd` processes on one database.
 
+pub mod postgres;
 pub mod sql_query;
 pub mod sqlite;
 
@@ -18,13 +20,15 @@ pub struct StoreOptions {
     pub data_dir: std::path::PathBuf,
     /// SQLite `synchronous`: `full` (fsync every commit; the default) or `normal`.
     pub sqlite_synchronous: String,
+    pub postgres: postgres::PgOptions,
 }
 
 /// Opens (and migrates) the store the options name.
 pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, String> {
     match options.database_url.as_deref() {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Err("PostgreSQL support is not built into this version of scimd yet".to_owned())
+            let store = postgres::PgStore::open(url, &options.postgres).await?;
+            Ok(Arc::new(store))
         }
         Some(url) => {
             let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);

@@ -11,11 +11,13 @@ pub enum SqlParam {
 }
 
 /// What differs between SQL dialects.
-pub trait Dialect {
+pub trait Dialect: Sync {
     /// Placeholder for the `n`-th parameter (1-based).
     fn placeholder(&self, n: usize) -> String;
     /// `haystack` contains `needle` (both SQL expressions), case-sensitively.
     fn contains(&self, haystack: &str, needle: &str) -> String;
+    /// A boolean literal comparable with a boolean column.
+    fn bool_literal(&self, b: bool) -> &'static str;
 }
 
 pub struct Sqlite;
@@ -25,6 +27,22 @@ impl Dialect for Sqlite {
     }
     fn contains(&self, haystack: &str, needle: &str) -> String {
         format!("instr({haystack}, {needle}) > 0")
+    }
+    fn bool_literal(&self, b: bool) -> &'static str {
+        if b { "1" } else { "0" }
+    }
+}
+
+pub struct Postgres;
+impl Dialect for Postgres {
+    fn placeholder(&self, n: usize) -> String {
+        format!("${n}")
+    }
+    fn contains(&self, haystack: &str, needle: &str) -> String {
+        format!("strpos({haystack}, {needle}) > 0")
+    }
+    fn bool_literal(&self, b: bool) -> &'static str {
+        if b { "TRUE" } else { "FALSE" }
     }
 }
 
@@ -111,8 +129,8 @@ impl<'d> Compiler<'d> {
         match col {
             Column::Bool(c) => match (op, v) {
                 (Op::Present, _) => "1=1".into(),
-                (Op::Eq, QueryValue::Bool(b)) => format!("{c} = {}", i64::from(*b)),
-                (Op::Ne, QueryValue::Bool(b)) => format!("{c} <> {}", i64::from(*b)),
+                (Op::Eq, QueryValue::Bool(b)) => format!("{c} = {}", self.dialect.bool_literal(*b)),
+                (Op::Ne, QueryValue::Bool(b)) => format!("{c} <> {}", self.dialect.bool_literal(*b)),
                 _ => "1=0".into(),
             },
             Column::Exists(template) => match (op, v) {

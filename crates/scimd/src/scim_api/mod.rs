@@ -37,7 +37,7 @@ pub const DEFAULT_COUNT: u64 = 100;
 pub const MAX_COUNT: u64 = 1000;
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let routes = Router::new()
         .route("/Users", get(users::list).post(users::create))
         .route("/Users/.search", post(users::search))
         .route("/Users/{id}", get(users::get).put(users::replace).patch(users::patch).delete(users::delete))
@@ -49,8 +49,19 @@ pub fn router(state: AppState) -> Router {
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{name}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
-        .route("/Schemas/{urn}", get(discovery::schema))
+        .route("/Schemas/{urn}", get(discovery::schema));
+    // The exact routes, answering 404 for anything else.
+    let exact = routes
+        .clone()
         .fallback(unknown_route)
+        .layer(middleware::from_fn(scim_errors_only))
+        .with_state(state.clone());
+    // A path that matches no route is retried once in canonical form (endpoint name in its
+    // canonical case, no trailing slash): Microsoft's SCIM Postman collection requests `/users`
+    // and `/Users/?filter=…`, and its reference server (ASP.NET routing) accepts both. Ids keep
+    // their case. See docs/conformance.md.
+    let api = routes
+        .fallback(move |req: Request| retry_canonical(exact.clone(), req))
         .layer(middleware::from_fn(scim_errors_only))
         .with_state(state);
     let mut router = Router::new();
@@ -58,6 +69,48 @@ pub fn router(state: AppState) -> Router {
         router = router.nest(base, api.clone());
     }
     router
+}
+
+/// Endpoint names of RFC 7644 §3.2 (plus the `serviceConfiguration` alias) in canonical case.
+const ENDPOINTS: [&str; 6] = ["Users", "Groups", "ServiceProviderConfig", "serviceConfiguration", "ResourceTypes", "Schemas"];
+
+/// The canonical form of a path (relative to the SCIM base) that matched no route, or `None`
+/// when it is already canonical (then it is a real 404).
+fn canonical_path(path: &str) -> Option<String> {
+    let trimmed = path.trim_end_matches('/');
+    let mut segments: Vec<&str> = trimmed.split('/').collect();
+    if let Some(first) = segments.get_mut(1) {
+        if let Some(name) = ENDPOINTS.iter().find(|e| e.eq_ignore_ascii_case(first)) {
+            *first = name;
+        }
+    }
+    if let Some(second) = segments.get_mut(2) {
+        if second.eq_ignore_ascii_case(".search") {
+            *second = ".search";
+        }
+    }
+    let canonical = segments.join("/");
+    (!canonical.is_empty() && canonical != path).then_some(canonical)
+}
+
+async fn retry_canonical(exact: Router, mut req: Request) -> Response {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let Some(path) = canonical_path(req.uri().path()) else {
+        return unknown_route(req).await.into_response();
+    };
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    match path_and_query.parse() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return unknown_route(req).await.into_response(),
+    }
+    match exact.oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
 }
 
 async fn unknown_route(req: Request) -> ApiError {

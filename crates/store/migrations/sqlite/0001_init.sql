@@ -121,10 +121,13 @@ CREATE TABLE activation_codes (
 );
 
 -- Transactional outbox: an email is queued in the same transaction as the change that
--- causes it, and a worker delivers it.
+-- causes it, and a worker delivers it. A worker leases the rows it claims (claimed_by,
+-- claimed_until); a row is due when pending, next_attempt_at has passed and no lease holds.
+-- The Message-ID is derived from id, so a retried row keeps its Message-ID.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     service_id      INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    user_id         TEXT,                -- users.id the message is about (no FK: a sent row outlives its user)
     recipient       TEXT NOT NULL,
     template        TEXT NOT NULL,
     payload         TEXT NOT NULL,
@@ -138,3 +141,4 @@ CREATE TABLE outbox (
     sent_at         TEXT
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_user ON outbox (user_id, state);

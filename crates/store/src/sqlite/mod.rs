@@ -8,8 +8,10 @@
 //! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
 //!   the writer.
 
+mod activation;
 mod groups;
 mod log;
+mod outbox;
 mod rows;
 mod services;
 mod users;
@@ -32,6 +34,8 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 pub struct SqliteStore {
     writer: mpsc::SyncSender<Job>,
     readers: Arc<ReadPool>,
+    /// Told after a commit that queued outbox messages (see `Store::set_outbox_listener`).
+    outbox_listener: Mutex<Option<domain::ports::OutboxListener>>,
 }
 
 struct ReadPool {
@@ -114,7 +118,7 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| e.to_string())?;
-        Ok(Self { writer: tx, readers })
+        Ok(Self { writer: tx, readers, outbox_listener: Mutex::new(None) })
     }
 
     /// Runs `f` on the writer connection inside its own savepoint and resolves once the batch
@@ -168,6 +172,17 @@ impl SqliteStore {
         }
         drop(permit);
         result
+    }
+}
+
+impl SqliteStore {
+    /// Tells this process's outbox worker that messages were committed. Called only after
+    /// `write` returned, i.e. after the commit: a worker woken earlier would not see them.
+    fn outbox_queued(&self) {
+        let listener = self.outbox_listener.lock().ok().and_then(|l| l.clone());
+        if let Some(listener) = listener {
+            listener();
+        }
     }
 }
 
@@ -264,7 +279,12 @@ impl domain::ports::Store for SqliteStore {
         status: domain::user::UserStatus,
         activation: Option<domain::ports::NewActivation>,
     ) -> StoreResult<domain::user::User> {
-        self.write(move |c| users::create_user(c, user, status, activation)).await
+        let queues_email = activation.is_some();
+        let user = self.write(move |c| users::create_user(c, user, status, activation)).await?;
+        if queues_email {
+            self.outbox_queued();
+        }
+        Ok(user)
     }
     async fn get_user(&self, service: domain::service::ServiceId, id: &str) -> StoreResult<Option<domain::user::User>> {
         let id = id.to_owned();
@@ -359,6 +379,75 @@ impl domain::ports::Store for SqliteStore {
     ) -> StoreResult<Vec<(String, String)>> {
         let user_id = user_id.to_owned();
         self.read(move |c| groups::user_groups(c, service, &user_id)).await
+    }
+    async fn redeem_activation(
+        &self,
+        code_hash: &[u8],
+        now: domain::Timestamp,
+    ) -> StoreResult<Result<domain::user::User, domain::activation::RedeemError>> {
+        let code_hash = code_hash.to_vec();
+        self.write(move |c| activation::redeem(c, &code_hash, now)).await
+    }
+    async fn reissue_activation(
+        &self,
+        service: domain::service::ServiceId,
+        user_id: &str,
+        new: domain::ports::NewActivation,
+    ) -> StoreResult<domain::user::User> {
+        let user_id = user_id.to_owned();
+        let user = self.write(move |c| activation::reissue(c, service, &user_id, new)).await?;
+        self.outbox_queued();
+        Ok(user)
+    }
+    async fn claim_outbox(&self, claim: &domain::outbox::Claim) -> StoreResult<Vec<domain::outbox::OutboxMessage>> {
+        let claim = claim.clone();
+        self.write(move |c| outbox::claim(c, &claim)).await
+    }
+    async fn outbox_sent(
+        &self,
+        id: i64,
+        worker: &str,
+        at: domain::Timestamp,
+        scrubbed_payload: serde_json::Value,
+    ) -> StoreResult<bool> {
+        let worker = worker.to_owned();
+        self.write(move |c| outbox::mark_sent(c, id, &worker, at, &scrubbed_payload)).await
+    }
+    async fn outbox_failed(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        outcome: domain::outbox::FailureOutcome,
+    ) -> StoreResult<bool> {
+        let (worker, error) = (worker.to_owned(), error.to_owned());
+        self.write(move |c| outbox::mark_failed(c, id, &worker, &error, outcome)).await
+    }
+    async fn release_outbox(&self, worker: &str, ids: Vec<i64>) -> StoreResult<u64> {
+        let worker = worker.to_owned();
+        self.write(move |c| outbox::release(c, &worker, &ids)).await
+    }
+    async fn list_outbox(
+        &self,
+        state: Option<domain::outbox::OutboxState>,
+        limit: u32,
+    ) -> StoreResult<Vec<domain::outbox::OutboxMessage>> {
+        self.read(move |c| outbox::list(c, state, limit)).await
+    }
+    async fn outbox_counts(&self) -> StoreResult<domain::outbox::OutboxCounts> {
+        self.read(outbox::counts).await
+    }
+    async fn requeue_outbox(&self, id: Option<i64>, now: domain::Timestamp) -> StoreResult<u64> {
+        let n = self.write(move |c| outbox::requeue(c, id, now)).await?;
+        if n > 0 {
+            self.outbox_queued();
+        }
+        Ok(n)
+    }
+    fn set_outbox_listener(&self, listener: domain::ports::OutboxListener) {
+        if let Ok(mut slot) = self.outbox_listener.lock() {
+            *slot = Some(listener);
+        }
     }
     async fn append_log(&self, entries: Vec<domain::audit::LogEntry>) -> StoreResult<()> {
         self.write(move |c| log::append(c, entries)).await

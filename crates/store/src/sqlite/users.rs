@@ -101,7 +101,7 @@ pub(crate) fn create_user(
             .map_err(internal)?;
     }
     if let Some(a) = activation {
-        insert_activation(c, pk, u.service, &a, now)?;
+        insert_activation(c, pk, u.service, &u.id, &a, now)?;
     }
     load_by_pk(c, pk)
 }
@@ -112,6 +112,7 @@ pub(crate) fn insert_activation(
     c: &Connection,
     user_pk: i64,
     service: ServiceId,
+    user_id: &str,
     a: &NewActivation,
     now: domain::Timestamp,
 ) -> StoreResult<()> {
@@ -123,11 +124,18 @@ pub(crate) fn insert_activation(
     .and_then(|mut st| st.execute(params![user_pk, a.code_hash, ts(a.expires_at), ts(now)]))
     .map_err(internal)?;
     c.prepare_cached(
-        "INSERT INTO outbox (service_id, recipient, template, payload, state, next_attempt_at, created) \
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+        "INSERT INTO outbox (service_id, user_id, recipient, template, payload, state, next_attempt_at, created) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
     )
     .and_then(|mut st| {
-        st.execute(params![service.0, a.email.recipient, a.email.template, json_text(&a.email.payload), ts(now)])
+        st.execute(params![
+            service.0,
+            user_id,
+            a.email.recipient,
+            a.email.template,
+            json_text(&a.email.payload),
+            ts(now)
+        ])
     })
     .map_err(internal)?;
     Ok(())
@@ -212,6 +220,8 @@ pub(crate) fn delete_user(c: &Connection, service: ServiceId, id: &str, guard: U
     guard(&user)?;
     // Memberships, block reasons and activation codes go with the row (ON DELETE CASCADE).
     c.prepare_cached("DELETE FROM users WHERE pk = ?1").and_then(|mut st| st.execute([pk])).map_err(internal)?;
+    // Emails not yet sent would carry a code that no longer exists.
+    super::outbox::drop_unclaimed_for_user(c, &user.id, domain::now())?;
     Ok(user)
 }
 

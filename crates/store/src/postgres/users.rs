@@ -1,0 +1,331 @@
+//! Users on PostgreSQL. Mirrors `sqlite/users.rs`; changes lock the user row first.
+
+use super::{
+    Params, bad, boxed_params, execute, is_unique_violation, parse_json, parse_opt_ts, parse_ts, pg_err, query,
+    query_opt, ts,
+};
+use crate::sql_query::{Compiler, Postgres, SqlParam, user_column};
+use deadpool_postgres::GenericClient;
+use domain::limits::fold_key;
+use domain::ports::{NewActivation, StoreError, StoreResult, UserCounts, UserGuard, UserMutation};
+use domain::query::{Page, SortDirection, UserField, UserQuery};
+use domain::service::ServiceId;
+use domain::user::{BlockReason, NewUser, Profile, User, UserStatus};
+use std::collections::BTreeSet;
+use tokio_postgres::Row;
+
+pub(crate) const USER_COLUMNS: &str = "u.pk, u.service_id, u.id, u.user_name, u.external_id, u.active, u.status, \
+    u.source, u.activation_expires_at, u.email, u.display_name, u.given_name, u.family_name, \
+    u.preferred_language, u.attributes, u.created, u.last_modified, u.version, \
+    (SELECT string_agg(r.reason, E'\\n') FROM user_block_reasons r WHERE r.user_pk = u.pk)";
+
+pub(crate) fn user_from_row(row: &Row) -> StoreResult<(i64, User)> {
+    let reasons: Option<String> = row.get(18);
+    let block_reasons = reasons
+        .unwrap_or_default()
+        .split('\n')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<BlockReason>().map_err(bad))
+        .collect::<StoreResult<BTreeSet<_>>>()?;
+    let user = User {
+        id: row.get(2),
+        service: ServiceId(row.get(1)),
+        user_name: row.get(3),
+        external_id: row.get(4),
+        active: row.get(5),
+        status: row.get::<_, String>(6).parse().map_err(bad)?,
+        source: row.get::<_, String>(7).parse().map_err(bad)?,
+        activation_expires_at: parse_opt_ts(row.get(8))?,
+        profile: Profile {
+            email: row.get(9),
+            display_name: row.get(10),
+            given_name: row.get(11),
+            family_name: row.get(12),
+            preferred_language: row.get(13),
+        },
+        block_reasons,
+        attributes: parse_json(row.get::<_, &str>(14))?,
+        created: parse_ts(row.get::<_, &str>(15))?,
+        last_modified: parse_ts(row.get::<_, &str>(16))?,
+        version: row.get(17),
+    };
+    Ok((row.get(0), user))
+}
+
+fn login_taken(user_name: &str) -> StoreError {
+    StoreError::Conflict(format!("userName {user_name:?} is already taken by another user of this service"))
+}
+
+pub(crate) async fn create_user<C: GenericClient>(
+    c: &C,
+    u: NewUser,
+    status: UserStatus,
+    activation: Option<NewActivation>,
+) -> StoreResult<User> {
+    let now = ts(domain::now());
+    let expires = activation.as_ref().map(|a| ts(a.expires_at));
+    let email_key = u.profile.email.as_deref().map(fold_key);
+    let display_key = u.profile.display_name.as_deref().map(fold_key);
+    let inserted = query_opt(
+        c,
+        "INSERT INTO users (service_id, id, user_name, user_name_key, external_id, active, status, source, \
+         activation_expires_at, email, email_key, display_name, display_name_key, given_name, family_name, \
+         preferred_language, attributes, created, last_modified, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, 1) RETURNING pk",
+        &[
+            &u.service.0,
+            &u.id,
+            &u.user_name,
+            &fold_key(&u.user_name),
+            &u.external_id,
+            &u.active,
+            &status.as_str(),
+            &u.source.as_str(),
+            &expires,
+            &u.profile.email,
+            &email_key,
+            &u.profile.display_name,
+            &display_key,
+            &u.profile.given_name,
+            &u.profile.family_name,
+            &u.profile.preferred_language,
+            &u.attributes.to_string(),
+            &now,
+        ],
+    )
+    .await;
+    let pk: i64 = match inserted {
+        Ok(Some(row)) => row.get(0),
+        Ok(None) => return Err(StoreError::Internal("INSERT returned no row".into())),
+        Err(e) if is_unique_violation(&e) => return Err(login_taken(&u.user_name)),
+        Err(e) => return Err(pg_err(e)),
+    };
+    if !u.active {
+        execute(c, "INSERT INTO user_block_reasons (user_pk, reason) VALUES ($1, 'inactive')", &[&pk])
+            .await
+            .map_err(pg_err)?;
+    }
+    if let Some(a) = activation {
+        insert_activation(c, pk, u.service, &u.id, &a, &now).await?;
+    }
+    load_by_pk(c, pk).await
+}
+
+/// Stores a new activation code (replacing any earlier one) and queues its email, in the
+/// caller's transaction.
+pub(crate) async fn insert_activation<C: GenericClient>(
+    c: &C,
+    user_pk: i64,
+    service: ServiceId,
+    user_id: &str,
+    a: &NewActivation,
+    now: &str,
+) -> StoreResult<()> {
+    execute(
+        c,
+        "INSERT INTO activation_codes (user_pk, code_hash, expires_at, created) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_pk) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, \
+         created = excluded.created",
+        &[&user_pk, &a.code_hash, &ts(a.expires_at), &now],
+    )
+    .await
+    .map_err(pg_err)?;
+    execute(
+        c,
+        "INSERT INTO outbox (service_id, user_id, recipient, template, payload, state, next_attempt_at, created) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
+        &[&service.0, &user_id, &a.email.recipient, &a.email.template, &a.email.payload.to_string(), &now],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+pub(crate) async fn load_by_pk<C: GenericClient>(c: &C, pk: i64) -> StoreResult<User> {
+    let row = query_opt(c, &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.pk = $1"), &[&pk])
+        .await
+        .map_err(pg_err)?
+        .ok_or(StoreError::NotFound)?;
+    Ok(user_from_row(&row)?.1)
+}
+
+/// Finds a user; with `lock`, takes the row lock that serialises writers of this user.
+pub(crate) async fn find_user<C: GenericClient>(
+    c: &C,
+    service: ServiceId,
+    id: &str,
+    lock: bool,
+) -> StoreResult<Option<(i64, User)>> {
+    let sql = if lock {
+        // The lock is taken on the user row alone (the aggregate sub-select cannot be locked).
+        format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.service_id = $2 FOR NO KEY UPDATE OF u")
+    } else {
+        format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.service_id = $2")
+    };
+    match query_opt(c, &sql, &[&id, &service.0]).await.map_err(pg_err)? {
+        Some(row) => Ok(Some(user_from_row(&row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn update_user<C: GenericClient>(
+    c: &C,
+    service: ServiceId,
+    id: &str,
+    mutation: UserMutation,
+) -> StoreResult<User> {
+    let (pk, before) = find_user(c, service, id, true).await?.ok_or(StoreError::NotFound)?;
+    let mut after = before.clone();
+    mutation(&mut after)?;
+    save_user(c, pk, &before, &after).await
+}
+
+/// Writes `after` over `before`, touching only the block reasons that changed.
+pub(crate) async fn save_user<C: GenericClient>(c: &C, pk: i64, before: &User, after: &User) -> StoreResult<User> {
+    let email_key = after.profile.email.as_deref().map(fold_key);
+    let display_key = after.profile.display_name.as_deref().map(fold_key);
+    let updated = execute(
+        c,
+        "UPDATE users SET user_name = $2, user_name_key = $3, external_id = $4, active = $5, status = $6, \
+         source = $7, activation_expires_at = $8, email = $9, email_key = $10, display_name = $11, \
+         display_name_key = $12, given_name = $13, family_name = $14, preferred_language = $15, \
+         attributes = $16, last_modified = $17, version = version + 1 WHERE pk = $1",
+        &[
+            &pk,
+            &after.user_name,
+            &fold_key(&after.user_name),
+            &after.external_id,
+            &after.active,
+            &after.status.as_str(),
+            &after.source.as_str(),
+            &after.activation_expires_at.map(ts),
+            &after.profile.email,
+            &email_key,
+            &after.profile.display_name,
+            &display_key,
+            &after.profile.given_name,
+            &after.profile.family_name,
+            &after.profile.preferred_language,
+            &after.attributes.to_string(),
+            &ts(domain::now()),
+        ],
+    )
+    .await;
+    match updated {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Err(login_taken(&after.user_name)),
+        Err(e) => return Err(pg_err(e)),
+    }
+    for removed in before.block_reasons.difference(&after.block_reasons) {
+        execute(c, "DELETE FROM user_block_reasons WHERE user_pk = $1 AND reason = $2", &[&pk, &removed.to_string()])
+            .await
+            .map_err(pg_err)?;
+    }
+    for added in after.block_reasons.difference(&before.block_reasons) {
+        execute(
+            c,
+            "INSERT INTO user_block_reasons (user_pk, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&pk, &added.to_string()],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    load_by_pk(c, pk).await
+}
+
+pub(crate) async fn delete_user<C: GenericClient>(
+    c: &C,
+    service: ServiceId,
+    id: &str,
+    guard: UserGuard,
+) -> StoreResult<User> {
+    let (pk, user) = find_user(c, service, id, true).await?.ok_or(StoreError::NotFound)?;
+    guard(&user)?;
+    execute(c, "DELETE FROM users WHERE pk = $1", &[&pk]).await.map_err(pg_err)?;
+    Ok(user)
+}
+
+fn sort_column(f: UserField) -> &'static str {
+    match f {
+        UserField::Id => "u.id",
+        UserField::UserName => "u.user_name_key",
+        UserField::ExternalId => "u.external_id",
+        UserField::Email => "u.email_key",
+        UserField::DisplayName => "u.display_name_key",
+        UserField::Active => "u.active",
+        UserField::Created | UserField::MemberOf => "u.created",
+        UserField::LastModified => "u.last_modified",
+    }
+}
+
+pub(crate) async fn query_users<C: GenericClient>(c: &C, service: ServiceId, q: &UserQuery) -> StoreResult<Page<User>> {
+    let mut compiler = Compiler::new(&Postgres);
+    let service_param = compiler.bind(SqlParam::Int(service.0));
+    let cond = compiler.condition(&q.condition, &user_column);
+    let where_sql = format!("u.service_id = {service_param} AND ({cond})");
+    let boxed = boxed_params(&compiler.params);
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        boxed.iter().map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+    let order = match q.sort {
+        Some((f, SortDirection::Ascending)) => format!("{} ASC NULLS LAST, u.pk", sort_column(f)),
+        Some((f, SortDirection::Descending)) => format!("{} DESC NULLS FIRST, u.pk", sort_column(f)),
+        None => "u.pk".to_owned(),
+    };
+    let (limit_sql, limit, offset) = match q.page {
+        Some(p) => (p.limit.to_string(), p.limit, p.offset),
+        None => ("ALL".to_owned(), u64::MAX, 0),
+    };
+    let rows = query(
+        c,
+        &format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT {limit_sql} OFFSET {offset}"
+        ),
+        params.as_slice() as &Params<'_>,
+    )
+    .await
+    .map_err(pg_err)?;
+    let items = rows.iter().map(|r| user_from_row(r).map(|(_, u)| u)).collect::<StoreResult<Vec<_>>>()?;
+    let total = if q.page.is_none() || (offset == 0 && (items.len() as u64) < limit) {
+        items.len() as u64
+    } else {
+        let row = query_opt(c, &format!("SELECT COUNT(*) FROM users u WHERE {where_sql}"), params.as_slice())
+            .await
+            .map_err(pg_err)?
+            .ok_or(StoreError::NotFound)?;
+        row.get::<_, i64>(0) as u64
+    };
+    Ok(Page { total, items })
+}
+
+pub(crate) async fn user_counts<C: GenericClient>(
+    c: &C,
+    service: ServiceId,
+    now: domain::Timestamp,
+) -> StoreResult<UserCounts> {
+    let rows = query(
+        c,
+        "SELECT CASE WHEN status = 'pendingActivation' AND activation_expires_at <= $2 \
+         THEN 'activationExpired' ELSE status END AS s, COUNT(*) FROM users WHERE service_id = $1 GROUP BY s",
+        &[&service.0, &ts(now)],
+    )
+    .await
+    .map_err(pg_err)?;
+    let mut counts = UserCounts::default();
+    for row in rows {
+        if let Ok(status) = row.get::<_, String>(0).parse() {
+            let n = row.get::<_, i64>(1) as u64;
+            counts.total += n;
+            counts.by_status.push((status, n));
+        }
+    }
+    let row = query_opt(
+        c,
+        "SELECT COUNT(DISTINCT r.user_pk) FROM user_block_reasons r JOIN users u ON u.pk = r.user_pk \
+         WHERE u.service_id = $1",
+        &[&service.0],
+    )
+    .await
+    .map_err(pg_err)?;
+    counts.blocked = row.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0);
+    Ok(counts)
+}

@@ -1,0 +1,512 @@
+//! One behaviour, two backends: every test here runs on SQLite and on PostgreSQL.
+//! PostgreSQL needs `TEST_DATABASE_URL` (scripts/test-all.sh starts a server and sets it);
+//! without it the PostgreSQL variants fail, unless `SCIMD_TEST_SKIP_POSTGRES=1` says to skip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use domain::DomainError;
+use domain::group::{Member, MembershipChange, NewGroup};
+use domain::ports::{Store, StoreError};
+use domain::query::{Condition, GroupField, Op, PageRequest, Query, QueryValue, SortDirection, UserField};
+use domain::service::{ServiceId, ServiceParams};
+use domain::token::{NewToken, TokenScope};
+use domain::user::{BlockReason, NewUser, ProvisioningSource, UserStatus};
+use serde_json::json;
+use std::sync::Arc;
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    service: ServiceId,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&dir.path().join("t.db"), "normal").unwrap());
+    let service = store.create_service("svc", ServiceParams::default()).await.unwrap().id;
+    Fixture { store, service, _dir: Some(dir) }
+}
+
+async fn postgres() -> Option<Fixture> {
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        if std::env::var("SCIMD_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+            eprintln!("skipping PostgreSQL variant: SCIMD_TEST_SKIP_POSTGRES=1");
+            return None;
+        }
+        panic!("TEST_DATABASE_URL is not set: run scripts/test-all.sh, or set SCIMD_TEST_SKIP_POSTGRES=1");
+    };
+    let url = store::postgres::create_scratch_database(&admin).await.unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(store::postgres::PgStore::open(&url, &store::postgres::PgOptions::default()).await.unwrap());
+    let service = store.create_service("svc", ServiceParams::default()).await.unwrap().id;
+    Some(Fixture { store, service, _dir: None })
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::sqlite().await).await; })*
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { if let Some(f) = super::postgres().await { super::$name(f).await; } })*
+        }
+    };
+}
+
+both_backends!(
+    users_round_trip_and_logins_are_unique_case_insensitively,
+    a_refused_mutation_changes_nothing,
+    block_reasons_change_by_difference,
+    membership_changes_are_set_operations,
+    nested_groups_are_refused_and_unknown_members_reported,
+    deleting_a_group_blocks_members_and_recreating_it_restores_them,
+    a_user_in_two_deleted_groups_stays_blocked_until_both_return,
+    restoring_without_external_id_matches_the_name,
+    queries_filter_sort_and_page,
+    deleting_a_user_removes_its_memberships,
+    tokens_are_found_by_hash_and_revocable,
+    services_are_isolated,
+    provisioning_log_appends_queries_and_prunes,
+    concurrent_member_adds_lose_nothing,
+    concurrent_creates_of_one_login_make_one_user,
+);
+
+fn new_user(f: &Fixture, login: &str) -> NewUser {
+    NewUser {
+        id: uuid::Uuid::new_v4().to_string(),
+        service: f.service,
+        user_name: login.to_owned(),
+        external_id: Some(format!("ext-{login}")),
+        active: true,
+        source: ProvisioningSource::Scim,
+        profile: domain::user::Profile { email: Some(format!("{login}@example.com")), ..Default::default() },
+        attributes: json!({"title": "Engineer"}),
+    }
+}
+
+async fn user(f: &Fixture, login: &str) -> String {
+    f.store.create_user(new_user(f, login), UserStatus::NotActivated, None).await.unwrap().id
+}
+
+async fn group(f: &Fixture, name: &str, ext: Option<&str>, members: &[&str]) -> String {
+    f.store
+        .create_group(NewGroup {
+            id: uuid::Uuid::new_v4().to_string(),
+            service: f.service,
+            display_name: name.to_owned(),
+            external_id: ext.map(str::to_owned),
+            attributes: json!({}),
+            members: members.iter().map(|m| Member { user_id: (*m).to_owned(), display: None }).collect(),
+        })
+        .await
+        .unwrap()
+        .group
+        .id
+}
+
+async fn reasons(f: &Fixture, id: &str) -> Vec<String> {
+    f.store.get_user(f.service, id).await.unwrap().unwrap().block_reasons.iter().map(|r| r.to_string()).collect()
+}
+
+async fn member_ids(f: &Fixture, gid: &str) -> Vec<String> {
+    let mut ids: Vec<String> =
+        f.store.group_members(f.service, gid, None).await.unwrap().items.into_iter().map(|m| m.user_id).collect();
+    ids.sort();
+    ids
+}
+
+async fn users_round_trip_and_logins_are_unique_case_insensitively(f: Fixture) {
+    let id = user(&f, "Alice").await;
+    let u = f.store.get_user(f.service, &id).await.unwrap().unwrap();
+    assert_eq!(u.user_name, "Alice");
+    assert_eq!(u.attributes, json!({"title": "Engineer"}));
+    assert_eq!(u.version, 1);
+    let dup = f.store.create_user(new_user(&f, "ALICE"), UserStatus::NotActivated, None).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(ref d)) if d.contains("ALICE")), "{dup:?}");
+}
+
+async fn a_refused_mutation_changes_nothing(f: Fixture) {
+    let id = user(&f, "bob").await;
+    let r = f
+        .store
+        .update_user(
+            f.service,
+            &id,
+            Box::new(|u| {
+                u.user_name = "changed".into();
+                Err(DomainError::InvalidValue("no".into()))
+            }),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Rule(_))));
+    assert_eq!(f.store.get_user(f.service, &id).await.unwrap().unwrap().user_name, "bob");
+    // A rename onto another user's login is a conflict and changes nothing either.
+    user(&f, "carol").await;
+    let r = f
+        .store
+        .update_user(
+            f.service,
+            &id,
+            Box::new(|u| {
+                u.user_name = "CAROL".into();
+                Ok(())
+            }),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+}
+
+async fn block_reasons_change_by_difference(f: Fixture) {
+    let id = user(&f, "dave").await;
+    let u = f
+        .store
+        .update_user(
+            f.service,
+            &id,
+            Box::new(|u| {
+                u.set_active(false);
+                u.block_reasons.insert(BlockReason::Admin);
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(!u.active && u.blocked());
+    assert_eq!(reasons(&f, &id).await, vec!["inactive", "admin"]);
+    f.store
+        .update_user(
+            f.service,
+            &id,
+            Box::new(|u| {
+                u.set_active(true);
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reasons(&f, &id).await, vec!["admin"]);
+}
+
+async fn membership_changes_are_set_operations(f: Fixture) {
+    let (a, b, c) = (user(&f, "a").await, user(&f, "b").await, user(&f, "c").await);
+    let g = group(&f, "G", None, &[&a]).await;
+    let add = |ids: Vec<&String>| {
+        MembershipChange::Add(
+            ids.into_iter().map(|i| Member { user_id: i.clone(), display: Some("x".into()) }).collect(),
+        )
+    };
+    f.store.update_group(f.service, &g, Box::new(|_| Ok(())), vec![add(vec![&a, &b, &c])]).await.unwrap();
+    let mut all = vec![a.clone(), b.clone(), c.clone()];
+    all.sort();
+    assert_eq!(member_ids(&f, &g).await, all);
+    f.store
+        .update_group(f.service, &g, Box::new(|_| Ok(())), vec![MembershipChange::Remove(vec![b.clone()])])
+        .await
+        .unwrap();
+    assert_eq!(member_ids(&f, &g).await.len(), 2);
+    f.store.update_group(f.service, &g, Box::new(|_| Ok(())), vec![MembershipChange::RemoveAll]).await.unwrap();
+    assert!(member_ids(&f, &g).await.is_empty());
+}
+
+async fn nested_groups_are_refused_and_unknown_members_reported(f: Fixture) {
+    let a = user(&f, "a").await;
+    let g1 = group(&f, "G1", None, &[]).await;
+    let g2 = group(&f, "G2", None, &[]).await;
+    let nested = f
+        .store
+        .update_group(
+            f.service,
+            &g2,
+            Box::new(|_| Ok(())),
+            vec![MembershipChange::Add(vec![Member { user_id: g1.clone(), display: None }])],
+        )
+        .await;
+    assert!(matches!(nested, Err(StoreError::Rule(DomainError::InvalidValue(ref d))) if d.contains(&g1)), "{nested:?}");
+    let (_, outcome) = f
+        .store
+        .update_group(
+            f.service,
+            &g2,
+            Box::new(|_| Ok(())),
+            vec![MembershipChange::Add(vec![
+                Member { user_id: "nobody".into(), display: None },
+                Member { user_id: a.clone(), display: None },
+            ])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.unknown_members, vec!["nobody".to_owned()]);
+    assert_eq!(member_ids(&f, &g2).await, vec![a]);
+}
+
+async fn deleting_a_group_blocks_members_and_recreating_it_restores_them(f: Fixture) {
+    let a = user(&f, "a").await;
+    let g = group(&f, "Sales", Some("obj-1"), &[&a]).await;
+    let t = f.store.delete_group(f.service, &g).await.unwrap();
+    assert_eq!(t.member_ids, vec![a.clone()]);
+    assert_eq!(reasons(&f, &a).await, vec![format!("groupDeleted:{g}")]);
+    assert!(f.store.get_user(f.service, &a).await.unwrap().unwrap().active, "active is never derived");
+    assert!(f.store.get_group(f.service, &g).await.unwrap().is_none());
+    assert_eq!(f.store.list_tombstones(f.service).await.unwrap().len(), 1);
+    let created = f
+        .store
+        .create_group(NewGroup {
+            id: "fresh".into(),
+            service: f.service,
+            display_name: "Sales renamed".into(),
+            external_id: Some("obj-1".into()),
+            attributes: json!({}),
+            members: vec![],
+        })
+        .await
+        .unwrap();
+    assert!(created.restored_from_tombstone);
+    assert_eq!(created.group.id, g, "the restored group keeps its id");
+    assert!(reasons(&f, &a).await.is_empty());
+    assert!(f.store.list_tombstones(f.service).await.unwrap().is_empty());
+}
+
+async fn a_user_in_two_deleted_groups_stays_blocked_until_both_return(f: Fixture) {
+    let a = user(&f, "a").await;
+    let g1 = group(&f, "G1", Some("e1"), &[&a]).await;
+    let g2 = group(&f, "G2", Some("e2"), &[&a]).await;
+    f.store.delete_group(f.service, &g1).await.unwrap();
+    f.store.delete_group(f.service, &g2).await.unwrap();
+    assert_eq!(reasons(&f, &a).await.len(), 2);
+    group(&f, "G1", Some("e1"), &[]).await;
+    assert_eq!(reasons(&f, &a).await, vec![format!("groupDeleted:{g2}")]);
+    group(&f, "G2", Some("e2"), &[]).await;
+    assert!(reasons(&f, &a).await.is_empty());
+}
+
+async fn restoring_without_external_id_matches_the_name(f: Fixture) {
+    let a = user(&f, "a").await;
+    let g = group(&f, "Support", None, &[&a]).await;
+    f.store.delete_group(f.service, &g).await.unwrap();
+    let again = group(&f, "SUPPORT", None, &[]).await;
+    assert_eq!(again, g);
+    assert!(reasons(&f, &a).await.is_empty());
+}
+
+async fn queries_filter_sort_and_page(f: Fixture) {
+    for login in ["carol", "alice", "Bob", "dave", "erin"] {
+        user(&f, login).await;
+    }
+    let q = |condition, sort, page| Query { condition, sort, page };
+    let eq = |v: &str| Condition::Cmp(UserField::UserName, Op::Eq, QueryValue::Text(v.into()));
+    let p = f.store.query_users(f.service, &q(eq("BOB"), None, None)).await.unwrap();
+    assert_eq!(p.items.len(), 1);
+    assert_eq!(p.items[0].user_name, "Bob");
+    let p = f
+        .store
+        .query_users(
+            f.service,
+            &q(Condition::Cmp(UserField::ExternalId, Op::Eq, QueryValue::Text("ext-bob".into())), None, None),
+        )
+        .await
+        .unwrap();
+    assert!(p.items.is_empty(), "externalId is case-exact");
+    let p = f
+        .store
+        .query_users(
+            f.service,
+            &q(
+                Condition::Not(Box::new(eq("alice"))),
+                Some((UserField::UserName, SortDirection::Ascending)),
+                Some(PageRequest { offset: 1, limit: 2 }),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.total, 4);
+    assert_eq!(p.items.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(), vec!["carol", "dave"]);
+    let p = f
+        .store
+        .query_users(
+            f.service,
+            &q(
+                Condition::Or(vec![
+                    Condition::Cmp(UserField::UserName, Op::StartsWith, QueryValue::Text("A".into())),
+                    Condition::Cmp(UserField::Email, Op::EndsWith, QueryValue::Text("N@EXAMPLE.COM".into())),
+                ]),
+                Some((UserField::UserName, SortDirection::Descending)),
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.items.iter().map(|u| u.user_name.as_str()).collect::<Vec<_>>(), vec!["erin", "alice"]);
+    let p = f
+        .store
+        .query_users(
+            f.service,
+            &q(Condition::Cmp(UserField::UserName, Op::Contains, QueryValue::Text("AR".into())), None, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.items.len(), 1);
+    let p = f
+        .store
+        .query_users(f.service, &q(Condition::True, None, Some(PageRequest { offset: 0, limit: 0 })))
+        .await
+        .unwrap();
+    assert_eq!((p.total, p.items.len()), (5, 0));
+    let g = group(&f, "Team", Some("x"), &[]).await;
+    let gp = f
+        .store
+        .query_groups(
+            f.service,
+            &Query {
+                condition: Condition::Cmp(GroupField::DisplayName, Op::Eq, QueryValue::Text("team".into())),
+                sort: None,
+                page: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(gp.items[0].id, g);
+}
+
+async fn deleting_a_user_removes_its_memberships(f: Fixture) {
+    let a = user(&f, "a").await;
+    let g = group(&f, "G", None, &[&a]).await;
+    let r = f.store.delete_user(f.service, &a, Box::new(|_| Ok(()))).await.unwrap();
+    assert_eq!(r.id, a);
+    assert!(f.store.get_user(f.service, &a).await.unwrap().is_none());
+    assert!(member_ids(&f, &g).await.is_empty());
+    let again = f.store.delete_user(f.service, &a, Box::new(|_| Ok(()))).await;
+    assert!(matches!(again, Err(StoreError::NotFound)));
+}
+
+async fn tokens_are_found_by_hash_and_revocable(f: Fixture) {
+    let t = f
+        .store
+        .insert_token(NewToken {
+            service: f.service,
+            scope: TokenScope::Scim,
+            prefix: "scimd_ab".into(),
+            hash: vec![7; 32],
+            description: "d".into(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let found = f.store.token_by_hash(&[7; 32]).await.unwrap().unwrap();
+    assert_eq!(found.id, t.id);
+    assert!(found.is_valid_at(domain::now()));
+    assert!(f.store.token_by_hash(&[8; 32]).await.unwrap().is_none());
+    let other = f.store.create_service("other", ServiceParams::default()).await.unwrap();
+    assert!(matches!(f.store.revoke_token(Some(other.id), t.id).await, Err(StoreError::NotFound)));
+    f.store.revoke_token(Some(f.service), t.id).await.unwrap();
+    assert!(!f.store.token_by_hash(&[7; 32]).await.unwrap().unwrap().is_valid_at(domain::now()));
+}
+
+async fn services_are_isolated(f: Fixture) {
+    let a = user(&f, "shared").await;
+    let other = f.store.create_service("other", ServiceParams::default()).await.unwrap().id;
+    assert!(f.store.get_user(other, &a).await.unwrap().is_none());
+    let b = f
+        .store
+        .create_user(NewUser { service: other, ..new_user(&f, "shared") }, UserStatus::NotActivated, None)
+        .await
+        .unwrap();
+    assert_ne!(a, b.id);
+    let g = group(&f, "G", None, &[]).await;
+    // A user of another service is not a member candidate: reported unknown, not added.
+    let (_, outcome) = f
+        .store
+        .update_group(
+            f.service,
+            &g,
+            Box::new(|_| Ok(())),
+            vec![MembershipChange::Add(vec![Member { user_id: b.id.clone(), display: None }])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.unknown_members, vec![b.id.clone()]);
+    assert!(matches!(f.store.delete_user(f.service, &b.id, Box::new(|_| Ok(()))).await, Err(StoreError::NotFound)));
+    assert!(matches!(f.store.delete_group(other, &g).await, Err(StoreError::NotFound)));
+}
+
+async fn provisioning_log_appends_queries_and_prunes(f: Fixture) {
+    let entry = |status: u16, id: &str| domain::audit::LogEntry {
+        service: f.service,
+        time: domain::now(),
+        request_id: "r".into(),
+        method: "PATCH".into(),
+        resource_type: "User".into(),
+        resource_id: Some(id.into()),
+        operation: "patch".into(),
+        status,
+        error_detail: (status >= 400).then(|| "bad".into()),
+        warnings: vec!["w".into()],
+    };
+    f.store.append_log(vec![entry(200, "u1"), entry(400, "u1"), entry(204, "u2")]).await.unwrap();
+    let all = f.store.query_log(f.service, &domain::audit::LogQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].entry.resource_id.as_deref(), Some("u2"), "newest first");
+    let failed = f
+        .store
+        .query_log(f.service, &domain::audit::LogQuery { failed: Some(true), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].entry.warnings, vec!["w".to_owned()]);
+    let u1 = f
+        .store
+        .query_log(
+            f.service,
+            &domain::audit::LogQuery { resource_id: Some("u1".into()), limit: 10, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(u1.len(), 2);
+    assert_eq!(f.store.prune_log(domain::now() + time::Duration::seconds(1)).await.unwrap(), 3);
+}
+
+async fn concurrent_member_adds_lose_nothing(f: Fixture) {
+    let mut ids = Vec::new();
+    for i in 0..16 {
+        ids.push(user(&f, &format!("u{i}")).await);
+    }
+    let g = group(&f, "Big", None, &[]).await;
+    let mut tasks = Vec::new();
+    for id in ids.clone() {
+        let store = Arc::clone(&f.store);
+        let (service, g) = (f.service, g.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_group(
+                    service,
+                    &g,
+                    Box::new(|_| Ok(())),
+                    vec![MembershipChange::Add(vec![Member { user_id: id, display: None }])],
+                )
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    ids.sort();
+    assert_eq!(member_ids(&f, &g).await, ids);
+}
+
+async fn concurrent_creates_of_one_login_make_one_user(f: Fixture) {
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&f.store);
+        let u = new_user(&f, "same");
+        tasks.push(tokio::spawn(async move { store.create_user(u, UserStatus::NotActivated, None).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
