@@ -5,12 +5,20 @@
 //! - [`startup`]: builds the application, binds, serves, shuts down gracefully;
 //! - [`scim_api`]: the SCIM 2.0 endpoints (Entra ID's provisioning target);
 //! - [`tokens`]: API token generation, hashing and checking;
-//! - [`audit`]: the provisioning-log writer.
+//! - [`audit`]: the provisioning-log writer;
+//! - [`activation`], [`activation_page`]: activation codes and the `/activate` page;
+//! - [`outbox_worker`]: delivers queued emails (SMTP or .eml files) with retries;
+//! - [`mail_cli`]: `scimd user resend-activation`, `scimd outbox list|retry`.
 
 pub mod activation;
+pub mod activation_page;
 pub mod audit;
+pub mod mail_cli;
+pub mod outbox_worker;
+pub mod rate_limit;
 pub mod scim_api;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 pub mod tokens;

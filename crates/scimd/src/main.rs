@@ -31,6 +31,12 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Act on users (resend the activation email).
+    #[command(subcommand)]
+    User(scimd::mail_cli::UserCommand),
+    /// Inspect and requeue queued emails (the outbox).
+    #[command(subcommand)]
+    Outbox(scimd::mail_cli::OutboxCommand),
     /// Show a service's provisioning log (every SCIM request), newest first.
     Log {
         #[arg(long)]
@@ -154,6 +160,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Service(cmd) => service_command(cmd).await,
         Command::Token(cmd) => token_command(cmd).await,
+        Command::User(cmd) => scimd::mail_cli::user_command(cmd).await,
+        Command::Outbox(cmd) => scimd::mail_cli::outbox_command(cmd).await,
         Command::Log { service, failed, limit, json, storage } => log_command(&service, failed, limit, json, &storage).await,
     }
 }

@@ -58,12 +58,18 @@ pub struct ServeArgs {
     /// links). Default: `http://<listen address>`.
     #[arg(long, env = "SCIMD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Sender, outbox retries and the activation page's rate limit.
+    #[command(flatten)]
+    pub mail: MailArgs,
     /// Largest request body accepted on user endpoints, in bytes (larger: 413).
     #[arg(long, env = "SCIMD_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Largest request body accepted for group PATCH/PUT/POST (member lists), in bytes.
     #[arg(long, env = "SCIMD_MAX_GROUP_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_group_body_bytes: usize,
+    /// Requests per second allowed per API token (0: unlimited). Entra sends far fewer.
+    #[arg(long, env = "SCIMD_RATE_LIMIT_PER_TOKEN", default_value_t = 2000)]
+    pub rate_limit_per_token: u32,
 }
 
 /// Settings the running server needs, derived from [`ServeArgs`] once the address is bound.
@@ -72,11 +78,56 @@ pub struct Settings {
     pub public_url: String,
     pub max_body_bytes: usize,
     pub max_group_body_bytes: usize,
+    /// Activation attempts allowed per client address.
+    pub activation_rate: crate::activation_page::RateLimit,
 }
 
 impl Settings {
     /// The SCIM base URL an administrator pastes into Entra as the Tenant URL.
     pub fn tenant_url(&self) -> String {
         format!("{}/scim/v2", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// Options of activation emails and the activation page (`scimd serve`).
+#[derive(Debug, Clone, Args)]
+pub struct MailArgs {
+    /// Sender of activation emails, e.g. `MFA <noreply@example.com>`.
+    /// Default: `scimd <noreply@HOST>` with the host of the public URL.
+    #[arg(long, env = "SCIMD_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Limit on each SMTP command (connect, TLS, each reply), in seconds.
+    #[arg(long, env = "SCIMD_SMTP_TIMEOUT_SECS", default_value_t = 30)]
+    pub smtp_timeout_secs: u64,
+    /// Failed delivery attempts after which an email is dead-lettered
+    /// (`scimd outbox list --dead`).
+    #[arg(long, env = "SCIMD_OUTBOX_MAX_ATTEMPTS", default_value_t = 10)]
+    pub outbox_max_attempts: u32,
+    /// Delay before the first retry of a failed email, in milliseconds; it doubles with each
+    /// failure (with jitter). Tests shorten it.
+    #[arg(long, env = "SCIMD_OUTBOX_RETRY_BASE_MS", default_value_t = 60_000)]
+    pub outbox_retry_base_ms: u64,
+    /// Longest delay between two attempts, in milliseconds.
+    #[arg(long, env = "SCIMD_OUTBOX_RETRY_MAX_MS", default_value_t = 6 * 3600 * 1000)]
+    pub outbox_retry_max_ms: u64,
+    /// How often the outbox is checked for due emails, in milliseconds (new emails of this
+    /// process are sent at once regardless).
+    #[arg(long, env = "SCIMD_OUTBOX_POLL_MS", default_value_t = 500)]
+    pub outbox_poll_ms: u64,
+    /// Activation attempts allowed per client address and minute.
+    #[arg(long, env = "SCIMD_ACTIVATION_RATE_PER_MINUTE", default_value_t = 10)]
+    pub activation_rate_per_minute: u32,
+    /// Activation attempts a client address may make in a burst.
+    #[arg(long, env = "SCIMD_ACTIVATION_RATE_BURST", default_value_t = 20)]
+    pub activation_rate_burst: u32,
+}
+
+impl MailArgs {
+    pub fn retry_policy(&self) -> domain::outbox::RetryPolicy {
+        domain::outbox::RetryPolicy {
+            base: std::time::Duration::from_millis(self.outbox_retry_base_ms.max(1)),
+            max_delay: std::time::Duration::from_millis(self.outbox_retry_max_ms.max(self.outbox_retry_base_ms)),
+            max_attempts: self.outbox_max_attempts.max(1),
+        }
     }
 }

@@ -21,6 +21,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    outbox: crate::outbox_worker::OutboxSetup,
 }
 
 /// The first service's name, created on an empty database.
@@ -39,16 +40,25 @@ impl Application {
             public_url,
             max_body_bytes: args.max_body_bytes,
             max_group_body_bytes: args.max_group_body_bytes,
+            activation_rate: crate::activation_page::RateLimit {
+                per_minute: args.mail.activation_rate_per_minute,
+                burst: args.mail.activation_rate_burst,
+            },
         });
+        let outbox = crate::outbox_worker::OutboxSetup::new(args, &settings, Arc::clone(&store))?;
         first_run(store.as_ref(), &settings).await?;
         let state = AppState {
             audit: AuditLog::start(Arc::clone(&store)),
             store,
             settings,
             schemas: Arc::new(scim_api::schemas::Schemas::new()),
+            limiter: Arc::new(crate::rate_limit::TokenLimiter::new(args.rate_limit_per_token)),
+            token_touches: Arc::default(),
         };
+        crate::telemetry::init();
+        crate::telemetry::spawn_outbox_gauges(Arc::clone(&state.store));
         let router = router(state.clone());
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, router, state, outbox })
     }
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
@@ -58,7 +68,13 @@ impl Application {
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let audit = self.state.audit.clone();
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await?;
+        let outbox = self.outbox.start();
+        // Connect info: the activation page rate-limits per client address.
+        let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
+        // Finishes the email being sent and releases the other claimed ones.
+        outbox.stop().await;
+        served?;
         audit.flush().await;
         tracing::info!("scimd stopped");
         Ok(())
@@ -70,8 +86,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::telemetry::render))
         .with_state(state.clone())
+        .merge(crate::activation_page::router(Arc::clone(&state.store), state.settings.activation_rate))
         .merge(scim_api::router(state))
+        .route_layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -34,6 +34,9 @@ pub fn finish(state: &AppState, caller: &ScimCaller, op: Operation, result: Resu
             (e.into_response(), Some(detail))
         }
     };
+    if response.status().is_client_error() || response.status().is_server_error() {
+        crate::telemetry::provisioning_error(&caller.service.name);
+    }
     for w in &op.warnings {
         tracing::warn!(service = %caller.service.name, request_id = %caller.request_id, warning = %w, "provisioning warning");
     }

@@ -59,8 +59,17 @@ pub fn scim_error_response(e: &ScimError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, e.to_json().to_string()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the oversize body was never read, so this connection cannot carry another
+        // request: say so, or a keep-alive client (Entra, reqwest) sends its next request on it
+        // and gets a broken connection instead of an answer.
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
 }

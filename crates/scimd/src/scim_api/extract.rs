@@ -32,6 +32,10 @@ impl FromRequestParts<AppState> for ScimCaller {
                 tracing::info!(reason = ?why, "SCIM request refused: bad token");
                 unauthorized("a valid SCIM bearer token is required (Authorization: Bearer scimd_…)")
             })?;
+        if let Err(wait) = state.limiter.check(token.id) {
+            return Err(too_many_requests(wait));
+        }
+        touch(state, token.id);
         let service = state
             .store
             .service_by_id(token.service)
@@ -39,6 +43,36 @@ impl FromRequestParts<AppState> for ScimCaller {
             .ok_or_else(|| unauthorized("the token's service no longer exists"))?;
         let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         Ok(Self { service, request_id })
+    }
+}
+
+/// 429 (RFC 6585 §4) with a SCIM Error body; `Retry-After` is added by
+/// [`super::error::scim_error_response`] (the per-token quota refills within a second).
+fn too_many_requests(wait_seconds: u64) -> ApiError {
+    ApiError(ScimError::new(
+        429,
+        None,
+        format!("too many requests for this token; retry after {} s", wait_seconds.max(1)),
+    ))
+}
+
+/// Records the token's last use, at most once a minute per token and off the request path.
+fn touch(state: &AppState, token_id: i64) {
+    let now = std::time::Instant::now();
+    let due = state.token_touches.lock().is_ok_and(|mut seen| {
+        let due = seen.get(&token_id).is_none_or(|t| now.duration_since(*t).as_secs() >= 60);
+        if due {
+            seen.insert(token_id, now);
+        }
+        due
+    });
+    if due {
+        let store = std::sync::Arc::clone(&state.store);
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_token(token_id, domain::now()).await {
+                tracing::warn!(error = %e, "cannot record token use");
+            }
+        });
     }
 }
 

@@ -40,7 +40,16 @@ pub async fn list(State(state): State<AppState>, caller: ScimCaller, q: ScimQuer
     finish(&state, &caller, op, result)
 }
 
-pub async fn search(State(state): State<AppState>, caller: ScimCaller, ScimBody(body): ScimBody) -> Response {
+pub async fn search(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    body: Result<ScimBody, ApiError>,
+) -> Response {
+    let body = match body {
+        Ok(ScimBody(body)) => body,
+        // An unreadable body is refused here so that the refusal reaches the provisioning log.
+        Err(e) => return finish(&state, &caller, Operation::new("POST", "Group", "search"), Err(e)),
+    };
     let q = ScimQuery::from_search_body(&body);
     let op = Operation::new("POST", "Group", format!("search: {}", describe_query(&q)));
     let result = list_groups(&state, &caller, &q).await;
@@ -173,10 +182,13 @@ pub async fn create(
     State(state): State<AppState>,
     caller: ScimCaller,
     q: ScimQuery,
-    ScimBody(body): ScimBody,
+    body: Result<ScimBody, ApiError>,
 ) -> Response {
     let mut op = Operation::new("POST", "Group", "create group");
     let result = async {
+        // An unreadable body is refused inside the handler, so that the refusal reaches
+        // the provisioning log like any other failure.
+        let ScimBody(body) = body?;
         let p = list_params(&q)?;
         let params = &caller.service.params;
         let normalized = normalize_resource(&body, &state.schemas.group, policy(params))?;
@@ -242,10 +254,13 @@ pub async fn patch(
     caller: ScimCaller,
     Path(id): Path<String>,
     q: ScimQuery,
-    ScimBody(body): ScimBody,
+    body: Result<ScimBody, ApiError>,
 ) -> Response {
     let mut op = Operation::new("PATCH", "Group", "patch group").on(&id);
     let result = async {
+        // An unreadable body is refused inside the handler, so that the refusal reaches
+        // the provisioning log like any other failure.
+        let ScimBody(body) = body?;
         let p = list_params(&q)?;
         let ops = parse_patch_request(&body)?;
         let (attr_ops, member_ops) = split_member_ops(ops)?;
@@ -302,10 +317,13 @@ pub async fn replace(
     caller: ScimCaller,
     Path(id): Path<String>,
     q: ScimQuery,
-    ScimBody(body): ScimBody,
+    body: Result<ScimBody, ApiError>,
 ) -> Response {
     let mut op = Operation::new("PUT", "Group", "replace group").on(&id);
     let result = async {
+        // An unreadable body is refused inside the handler, so that the refusal reaches
+        // the provisioning log like any other failure.
+        let ScimBody(body) = body?;
         let p = list_params(&q)?;
         let params = caller.service.params.clone();
         let normalized = normalize_resource(&body, &state.schemas.group, policy(&params))?;

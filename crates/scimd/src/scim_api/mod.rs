@@ -51,11 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{urn}", get(discovery::schema));
     // The exact routes, answering 404 for anything else.
-    let exact = routes
-        .clone()
-        .fallback(unknown_route)
-        .layer(middleware::from_fn(scim_errors_only))
-        .with_state(state.clone());
+    let exact =
+        routes.clone().fallback(unknown_route).layer(middleware::from_fn(scim_errors_only)).with_state(state.clone());
     // A path that matches no route is retried once in canonical form (endpoint name in its
     // canonical case, no trailing slash): Microsoft's SCIM Postman collection requests `/users`
     // and `/Users/?filter=…`, and its reference server (ASP.NET routing) accepts both. Ids keep
@@ -72,25 +69,44 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Endpoint names of RFC 7644 §3.2 (plus the `serviceConfiguration` alias) in canonical case.
-const ENDPOINTS: [&str; 6] = ["Users", "Groups", "ServiceProviderConfig", "serviceConfiguration", "ResourceTypes", "Schemas"];
+const ENDPOINTS: [&str; 6] =
+    ["Users", "Groups", "ServiceProviderConfig", "serviceConfiguration", "ResourceTypes", "Schemas"];
 
 /// The canonical form of a path (relative to the SCIM base) that matched no route, or `None`
 /// when it is already canonical (then it is a real 404).
 fn canonical_path(path: &str) -> Option<String> {
     let trimmed = path.trim_end_matches('/');
     let mut segments: Vec<&str> = trimmed.split('/').collect();
-    if let Some(first) = segments.get_mut(1) {
-        if let Some(name) = ENDPOINTS.iter().find(|e| e.eq_ignore_ascii_case(first)) {
-            *first = name;
-        }
+    if let Some(first) = segments.get_mut(1)
+        && let Some(name) = ENDPOINTS.iter().find(|e| e.eq_ignore_ascii_case(first))
+    {
+        *first = name;
     }
-    if let Some(second) = segments.get_mut(2) {
-        if second.eq_ignore_ascii_case(".search") {
-            *second = ".search";
-        }
+    if let Some(second) = segments.get_mut(2)
+        && second.eq_ignore_ascii_case(".search")
+    {
+        *second = ".search";
     }
     let canonical = segments.join("/");
     (!canonical.is_empty() && canonical != path).then_some(canonical)
+}
+
+#[cfg(test)]
+mod canonical_path_tests {
+    use super::canonical_path;
+
+    #[test]
+    fn endpoint_case_and_trailing_slashes_are_canonicalised_ids_are_not() {
+        assert_eq!(canonical_path("/users").as_deref(), Some("/Users"));
+        assert_eq!(canonical_path("/Users/").as_deref(), Some("/Users"));
+        assert_eq!(canonical_path("/GROUPS/AbC-1/").as_deref(), Some("/Groups/AbC-1"));
+        assert_eq!(canonical_path("/users/.SEARCH").as_deref(), Some("/Users/.search"));
+        assert_eq!(canonical_path("/serviceproviderconfig").as_deref(), Some("/ServiceProviderConfig"));
+        // Already canonical, or unknown: a real 404.
+        assert_eq!(canonical_path("/Users/abc"), None);
+        assert_eq!(canonical_path("/Nope"), None);
+        assert_eq!(canonical_path("/"), None);
+    }
 }
 
 async fn retry_canonical(exact: Router, mut req: Request) -> Response {

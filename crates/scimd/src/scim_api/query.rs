@@ -154,13 +154,20 @@ pub fn user_filter(f: &Filter) -> Translated<UserField> {
             "externalid" => exact(Condition::Cmp(UserField::ExternalId, Op::Present, QueryValue::None)),
             _ => loose(),
         },
-        // Entra's matching query `emails[type eq "work"].value eq "x"`.
-        Filter::ValuePath { path, filter } if path_key(path, USER_SCHEMA) == "emails" => match email_eq(filter) {
-            Some(v) => {
-                Translated { condition: Condition::Cmp(UserField::Email, Op::Eq, QueryValue::Text(v)), exact: false }
+        // Entra's matching query `emails[type eq "work"].value eq "x"`. The email column
+        // holds only the work address (else the primary, else the first), so it narrows the
+        // candidates only when the filter itself asks for the work email; any other value
+        // filter (`emails[value eq "x"]`, `emails[type eq "home"]…`) may match an address
+        // that is not indexed and needs the evaluator on every user.
+        Filter::ValuePath { path, filter } if path_key(path, USER_SCHEMA) == "emails" => {
+            match (email_eq(filter), pins_work_type(filter)) {
+                (Some(v), true) => Translated {
+                    condition: Condition::Cmp(UserField::Email, Op::Eq, QueryValue::Text(v)),
+                    exact: false,
+                },
+                _ => loose(),
             }
-            None => loose(),
-        },
+        }
         _ => loose(),
     })
 }
@@ -176,6 +183,17 @@ fn email_eq(f: &Filter) -> Option<String> {
         }
         Filter::And(a, b) => email_eq(a).or_else(|| email_eq(b)),
         _ => None,
+    }
+}
+
+/// Whether a conjunction inside an emails value filter contains `type eq "work"`.
+fn pins_work_type(f: &Filter) -> bool {
+    match f {
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(s) } => {
+            path.attr.eq_ignore_ascii_case("type") && path.sub_attr.is_none() && s.eq_ignore_ascii_case("work")
+        }
+        Filter::And(a, b) => pins_work_type(a) || pins_work_type(b),
+        _ => false,
     }
 }
 

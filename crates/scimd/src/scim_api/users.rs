@@ -30,7 +30,16 @@ pub async fn list(State(state): State<AppState>, caller: ScimCaller, q: ScimQuer
     finish(&state, &caller, op, result)
 }
 
-pub async fn search(State(state): State<AppState>, caller: ScimCaller, ScimBody(body): ScimBody) -> Response {
+pub async fn search(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    body: Result<ScimBody, ApiError>,
+) -> Response {
+    let body = match body {
+        Ok(ScimBody(body)) => body,
+        // An unreadable body is refused here so that the refusal reaches the provisioning log.
+        Err(e) => return finish(&state, &caller, Operation::new("POST", "User", "search"), Err(e)),
+    };
     let q = ScimQuery::from_search_body(&body);
     let op = Operation::new("POST", "User", format!("search: {}", describe_query(&q)));
     let result = list_users(&state, &caller, &q).await;
@@ -141,10 +150,14 @@ pub async fn create(
     State(state): State<AppState>,
     caller: ScimCaller,
     q: ScimQuery,
-    ScimBody(body): ScimBody,
+    body: Result<ScimBody, ApiError>,
 ) -> Response {
     let mut op = Operation::new("POST", "User", "create user");
-    let result = create_user(&state, &caller, &q, body, &mut op).await;
+    // An unreadable body is refused here so that the refusal reaches the provisioning log.
+    let result = match body {
+        Ok(ScimBody(body)) => create_user(&state, &caller, &q, body, &mut op).await,
+        Err(e) => Err(e),
+    };
     finish(&state, &caller, op, result)
 }
 
@@ -230,10 +243,13 @@ pub async fn replace(
     caller: ScimCaller,
     Path(id): Path<String>,
     q: ScimQuery,
-    ScimBody(body): ScimBody,
+    body: Result<ScimBody, ApiError>,
 ) -> Response {
     let mut op = Operation::new("PUT", "User", "replace user").on(&id);
     let result = async {
+        // An unreadable body is refused inside the handler, so that the refusal reaches
+        // the provisioning log like any other failure.
+        let ScimBody(body) = body?;
         let p = list_params(&q)?;
         let params = caller.service.params.clone();
         let normalized = normalize_resource(&body, &state.schemas.user, policy(&params))?;
@@ -269,10 +285,13 @@ pub async fn patch(
     caller: ScimCaller,
     Path(id): Path<String>,
     q: ScimQuery,
-    ScimBody(body): ScimBody,
+    body: Result<ScimBody, ApiError>,
 ) -> Response {
     let mut op = Operation::new("PATCH", "User", "patch user").on(&id);
     let result = async {
+        // An unreadable body is refused inside the handler, so that the refusal reaches
+        // the provisioning log like any other failure.
+        let ScimBody(body) = body?;
         let p = list_params(&q)?;
         let ops = parse_patch_request(&body)?;
         op.summary = format!("patch user: {}", super::summarize_ops(&ops));

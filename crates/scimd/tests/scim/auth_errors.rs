@@ -89,6 +89,11 @@ backend_tests! {
         let big = "x".repeat(2 * 1024 * 1024);
         let r = srv.post("/Users", &json!({"schemas": [USER_SCHEMA], "userName": "big@contoso.com", "nickName": big})).await;
         r.expect_scim_error(413);
+        // The same client goes on working (the server closes the connection it cannot reuse).
+        for _ in 0..5 {
+            srv.post("/Users", &json!({"schemas": [USER_SCHEMA], "userName": "big@contoso.com", "nickName": big})).await.expect(413);
+            srv.get("/Users").await.expect(200);
+        }
         srv.filter_users("userName eq \"big@contoso.com\"").await.expect(200);
         assert_eq!(srv.filter_users("userName eq \"big@contoso.com\"").await.total(), 0);
     }

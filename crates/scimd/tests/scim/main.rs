@@ -10,6 +10,7 @@ mod common;
 
 mod auth_errors;
 mod discovery;
+mod edge_cases;
 mod groups;
 mod lifecycle;
 mod provisioning_log;

@@ -4,6 +4,9 @@
 //! Every test gets its own server (own temp dir, own port), so tests are independent and run
 //! in parallel. Servers are killed when the [`TestServer`] is dropped.
 
+// Not every test uses every helper.
+#![allow(dead_code)]
+
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};

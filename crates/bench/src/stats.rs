@@ -1,0 +1,253 @@
+//! Per-request recording (one recorder per worker, merged at the end of a phase), the phase
+//! summary, its table line and its JSON form, and CPU/memory sampling from /proc.
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Error bodies kept per phase (the first ones seen).
+const ERROR_SAMPLES: usize = 5;
+/// Longest error body kept, in characters.
+const ERROR_SAMPLE_CHARS: usize = 400;
+
+/// What one worker saw during a phase.
+pub struct Recorder {
+    /// Latency of every request in microseconds (successful and failed).
+    hist: Histogram<u64>,
+    requests: u64,
+    /// Failed requests by key: the HTTP status (`"409"`), `"timeout"`, `"transport"`, or
+    /// `"<status> unexpected body"` for an expected status with a body that did not check out.
+    errors: BTreeMap<String, u64>,
+    samples: Vec<String>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Recorder {
+            // 1 µs .. 10 min, 3 significant digits.
+            hist: Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
+            requests: 0,
+            errors: BTreeMap::new(),
+            samples: Vec::new(),
+        }
+    }
+
+    fn latency(&mut self, latency: Duration) {
+        self.requests += 1;
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.hist.saturating_record(us);
+    }
+
+    pub fn ok(&mut self, latency: Duration) {
+        self.latency(latency);
+    }
+
+    pub fn error(&mut self, latency: Duration, key: String, what: &str, detail: &str) {
+        self.latency(latency);
+        *self.errors.entry(key).or_default() += 1;
+        if self.samples.len() < ERROR_SAMPLES {
+            let mut kept: String = detail.chars().take(ERROR_SAMPLE_CHARS).collect();
+            if kept.len() < detail.len() {
+                kept.push('…');
+            }
+            self.samples.push(format!("{what}: {kept}"));
+        }
+    }
+
+    pub fn merge(&mut self, other: Recorder) {
+        self.hist.add(&other.hist).expect("histograms with the same bounds");
+        self.requests += other.requests;
+        for (key, n) in other.errors {
+            *self.errors.entry(key).or_default() += n;
+        }
+        for s in other.samples {
+            if self.samples.len() < ERROR_SAMPLES {
+                self.samples.push(s);
+            }
+        }
+    }
+}
+
+/// CPU time and memory of a process, read from /proc.
+#[derive(Clone, Copy, Default)]
+pub struct ProcSample {
+    pub cpu: Duration,
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+}
+
+/// Reads `/proc/<pid>/stat` and `/proc/<pid>/status` (`pid` = `"self"` for this process).
+/// `None` where /proc is not there or the process is gone.
+pub fn sample_process(pid: &str) -> Option<ProcSample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3 (state);
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Some(ProcSample { cpu: Duration::from_millis(ticks * 10), rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:") })
+}
+
+/// The outcome of one phase.
+pub struct PhaseResult {
+    pub name: String,
+    /// Operations the phase was asked to run (an operation may send more than one request).
+    pub ops: u64,
+    pub requests: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub error_samples: Vec<String>,
+    pub elapsed: Duration,
+    hist: Histogram<u64>,
+    /// CPU used by this tool during the phase.
+    pub client_cpu: Option<Duration>,
+    /// CPU used by the server during the phase (with `--server-pid`).
+    pub server_cpu: Option<Duration>,
+    /// The server's resident memory at the end of the phase (with `--server-pid`).
+    pub server_rss_kib: Option<u64>,
+}
+
+impl PhaseResult {
+    pub fn new(name: String, ops: u64, rec: Recorder, elapsed: Duration) -> Self {
+        PhaseResult {
+            name,
+            ops,
+            requests: rec.requests,
+            errors: rec.errors,
+            error_samples: rec.samples,
+            elapsed,
+            hist: rec.hist,
+            client_cpu: None,
+            server_cpu: None,
+            server_rss_kib: None,
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Successful requests per second of wall time.
+    pub fn ops_per_sec(&self) -> f64 {
+        let ok = self.requests.saturating_sub(self.error_count()) as f64;
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { ok / secs } else { 0.0 }
+    }
+
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        if self.hist.is_empty() { 0.0 } else { self.hist.value_at_quantile(q) as f64 / 1000.0 }
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        if self.hist.is_empty() { 0.0 } else { self.hist.max() as f64 / 1000.0 }
+    }
+
+    pub fn mean_ms(&self) -> f64 {
+        self.hist.mean() / 1000.0
+    }
+
+    fn cpu_percent(&self, cpu: Option<Duration>) -> Option<f64> {
+        let secs = self.elapsed.as_secs_f64();
+        cpu.filter(|_| secs > 0.0).map(|c| 100.0 * c.as_secs_f64() / secs)
+    }
+
+    pub fn header() -> String {
+        format!(
+            "{:<28} {:>9} {:>7} {:>10} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9}",
+            "phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "cli cpu", "srv cpu", "srv rss"
+        )
+    }
+
+    pub fn line(&self) -> String {
+        let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}%"));
+        let rss = self.server_rss_kib.map_or_else(|| "-".to_owned(), |k| format!("{}M", k / 1024));
+        format!(
+            "{:<28} {:>9} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>8} {:>9}",
+            self.name,
+            self.requests,
+            self.error_count(),
+            self.ops_per_sec(),
+            self.quantile_ms(0.5),
+            self.quantile_ms(0.99),
+            self.max_ms(),
+            pct(self.cpu_percent(self.client_cpu)),
+            pct(self.cpu_percent(self.server_cpu)),
+            rss
+        )
+    }
+
+    /// Error counts and the first error bodies, or nothing for a clean phase.
+    pub fn error_report(&self) -> Option<String> {
+        if self.errors.is_empty() {
+            return None;
+        }
+        let counts: Vec<String> = self.errors.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+        let mut s = format!("  {}: errors {}", self.name, counts.join(", "));
+        for sample in &self.error_samples {
+            s.push_str("\n    ");
+            s.push_str(sample);
+        }
+        Some(s)
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+        json!({
+            "phase": self.name,
+            "ops": self.ops,
+            "requests": self.requests,
+            "errors": self.error_count(),
+            "errorsByStatus": self.errors,
+            "errorSamples": self.error_samples,
+            "elapsedSec": round(self.elapsed.as_secs_f64()),
+            "requestsPerSec": round(self.ops_per_sec()),
+            "latencyMs": {
+                "p50": self.quantile_ms(0.5),
+                "p90": self.quantile_ms(0.9),
+                "p99": self.quantile_ms(0.99),
+                "p999": self.quantile_ms(0.999),
+                "max": self.max_ms(),
+                "mean": round(self.mean_ms()),
+            },
+            "clientCpuPercent": self.cpu_percent(self.client_cpu).map(round),
+            "serverCpuPercent": self.cpu_percent(self.server_cpu).map(round),
+            "serverRssKiB": self.server_rss_kib,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_and_summarise() {
+        let mut a = Recorder::new();
+        a.ok(Duration::from_millis(1));
+        a.ok(Duration::from_millis(3));
+        let mut b = Recorder::new();
+        b.error(Duration::from_millis(10), "409".into(), "POST /Users", "{\"scimType\":\"uniqueness\"}");
+        a.merge(b);
+        let r = PhaseResult::new("x".into(), 3, a, Duration::from_secs(1));
+        assert_eq!(r.requests, 3);
+        assert_eq!(r.error_count(), 1);
+        assert!((r.ops_per_sec() - 2.0).abs() < 1e-9);
+        assert!((r.max_ms() - 10.0).abs() < 0.1);
+        assert!(r.error_report().is_some_and(|s| s.contains("409 ×1") && s.contains("uniqueness")));
+    }
+
+    #[test]
+    fn reads_own_process() {
+        if let Some(s) = sample_process("self") {
+            assert!(s.rss_kib > 0);
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Email for scimd: templates and delivery.
+//!
+//! - [`template`]: the embedded templates (subject, text, HTML; `en` and `fr`) and their
+//!   renderer;
+//! - [`Mailer`]: the delivery port, with [`SmtpMailer`] (lettre over SMTP, plain, STARTTLS or
+//!   implicit TLS), [`FileMailer`] (`.eml` files: the default when no SMTP server is
+//!   configured, so a newcomer sees the messages) and [`MemoryMailer`] (tests).
+//!
+//! The outbox worker owns retries: a mailer makes exactly one attempt per call and says
+//! whether a failure is worth retrying ([`SendError`]).
+
+pub mod template;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub use template::{Language, RenderError, Rendered, render};
+
+/// One message to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// `<…@…>`; see [`message_id`].
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Email {
+    pub fn new(message_id: String, to: String, rendered: Rendered) -> Self {
+        Self { message_id, to, subject: rendered.subject, text: rendered.text, html: rendered.html }
+    }
+}
+
+/// The Message-ID of an outbox row: derived from the row's id and creation instant only, so
+/// every retry of the row carries the same Message-ID (a receiver, or an administrator, can
+/// spot a duplicate) and two databases are unlikely to produce the same one.
+pub fn message_id(outbox_id: i64, created: time::OffsetDateTime, domain: &str) -> String {
+    let created_ms = created.unix_timestamp_nanos() / 1_000_000;
+    format!("<outbox-{outbox_id}.{created_ms}@{domain}>")
+}
+
+/// Why a delivery attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: server unreachable, timeout, 4xx reply.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying cannot help: invalid address, 5xx reply.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SendError::Permanent(_))
+    }
+}
+
+/// A wrong mailer configuration, found at startup.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// Delivers messages. One attempt per call; the caller retries.
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Delivers `email`. On success, a short note for the log (the server's reply, the file
+    /// written).
+    async fn send(&self, email: &Email) -> Result<String, SendError>;
+    /// What this mailer delivers to, without secrets (startup log).
+    fn describe(&self) -> String;
+}
+
+/// Builds the MIME message: multipart/alternative with the text and HTML parts.
+pub fn build_message(from: &Mailbox, email: &Email) -> Result<Message, SendError> {
+    let to: Mailbox = email
+        .to
+        .parse()
+        .map_err(|e| SendError::Permanent(format!("invalid recipient address: {e}")))?;
+    Message::builder()
+        .message_id(Some(email.message_id.clone()))
+        .from(from.clone())
+        .to(to)
+        .subject(email.subject.clone())
+        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+        .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))
+}
+
+/// Parses a sender such as `MFA <noreply@example.com>`.
+pub fn parse_from(from: &str) -> Result<Mailbox, ConfigError> {
+    from.parse().map_err(|e| ConfigError(format!("invalid sender address {from:?}: {e}")))
+}
+
+/// Delivery over SMTP with lettre.
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    described: String,
+}
+
+impl SmtpMailer {
+    /// Accepts `smtp://host:port` (no encryption), `smtp://host:587?tls=starttls` (STARTTLS
+    /// required; `tls=required` and `tls=opportunistic` are lettre's own spellings),
+    /// `smtps://user:pass@host:465` (implicit TLS). Credentials may be given in any form;
+    /// percent-encode special characters in them. `timeout` bounds each SMTP command, so a
+    /// silent server cannot hold a message (and its lease) forever.
+    pub fn new(url: &str, from: Mailbox, timeout: Duration) -> Result<Self, ConfigError> {
+        let (scheme, _) =
+            url.split_once("://").ok_or_else(|| ConfigError(format!("SMTP URL {} has no scheme", redact(url))))?;
+        if scheme != "smtp" && scheme != "smtps" {
+            return Err(ConfigError(format!(
+                "SMTP URL {} must start with smtp:// (plain or ?tls=starttls) or smtps:// (implicit TLS)",
+                redact(url)
+            )));
+        }
+        let lettre_url = url.replace("tls=starttls", "tls=required").replace("tls=STARTTLS", "tls=required");
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url)
+            .map_err(|e| ConfigError(format!("invalid SMTP URL {}: {e}", redact(url))))?
+            .timeout(Some(timeout))
+            .build();
+        let mode = if scheme == "smtps" {
+            "implicit TLS"
+        } else if lettre_url.contains("tls=required") {
+            "STARTTLS"
+        } else if lettre_url.contains("tls=opportunistic") {
+            "STARTTLS if offered"
+        } else {
+            "no encryption"
+        };
+        Ok(Self { transport, from, described: format!("SMTP {} ({mode})", redact(url)) })
+    }
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) if at > scheme.len() + 3 => {
+            let userinfo = &rest[..at - scheme.len() - 3];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{}", &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Turns a lettre error into a [`SendError`], with a hint for the most common mistake.
+fn classify(e: &lettre::transport::smtp::Error) -> SendError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("tls") || lower.contains("handshake") || lower.contains("certificate") {
+        text.push_str(" (hint: port 465 needs smtps://, port 587 needs smtp://…?tls=starttls)");
+    }
+    if e.is_permanent() { SendError::Permanent(text) } else { SendError::Transient(text) }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, email: &Email) -> Result<String, SendError> {
+        let message = build_message(&self.from, email)?;
+        let response = self.transport.send(message).await.map_err(|e| classify(&e))?;
+        Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
+    }
+
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+}
+
+/// Writes each message as an `.eml` file (RFC 5322, openable by any mail client) into a
+/// directory: the embedded default when no SMTP server is configured.
+pub struct FileMailer {
+    dir: PathBuf,
+    from: Mailbox,
+}
+
+impl FileMailer {
+    pub fn new(dir: PathBuf, from: Mailbox) -> Self {
+        Self { dir, from }
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for FileMailer {
+    async fn send(&self, email: &Email) -> Result<String, SendError> {
+        let message = build_message(&self.from, email)?;
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| SendError::Transient(format!("cannot create {}: {e}", self.dir.display())))?;
+        // Named after the Message-ID: a retry overwrites the same file instead of adding one.
+        let stem: String = email
+            .message_id
+            .trim_matches(['<', '>'])
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .collect();
+        let path = self.dir.join(format!("{stem}.eml"));
+        let tmp = self.dir.join(format!(".{stem}.eml.tmp"));
+        // Written then renamed, so a reader never sees half a message.
+        tokio::fs::write(&tmp, message.formatted())
+            .await
+            .map_err(|e| SendError::Transient(format!("cannot write {}: {e}", tmp.display())))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| SendError::Transient(format!("cannot write {}: {e}", path.display())))?;
+        Ok(format!("written to {}", path.display()))
+    }
+
+    fn describe(&self) -> String {
+        format!(".eml files in {}", self.dir.display())
+    }
+}
+
+/// Keeps messages in memory (tests).
+#[derive(Default)]
+pub struct MemoryMailer {
+    sent: Mutex<Vec<Email>>,
+}
+
+impl MemoryMailer {
+    pub fn sent(&self) -> Vec<Email> {
+        self.sent.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for MemoryMailer {
+    async fn send(&self, email: &Email) -> Result<String, SendError> {
+        if let Ok(mut v) = self.sent.lock() {
+            v.push(email.clone());
+        }
+        Ok("kept in memory".to_owned())
+    }
+
+    fn describe(&self) -> String {
+        "memory".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(to: &str) -> Email {
+        let rendered = render(
+            "activation",
+            &serde_json::json!({
+                "login": "jane", "service": "S", "link": "https://x/activate?code=c",
+                "expires_at": "2026-12-19T15:52:28.123Z", "language": "fr"
+            }),
+        )
+        .expect("render");
+        Email::new(message_id(7, time::macros::datetime!(2026-01-01 0:00 UTC), "mfa.example.com"), to.into(), rendered)
+    }
+
+    #[test]
+    fn message_ids_are_stable_per_row() {
+        let t = time::macros::datetime!(2026-01-01 0:00 UTC);
+        assert_eq!(message_id(7, t, "h"), message_id(7, t, "h"));
+        assert_ne!(message_id(7, t, "h"), message_id(8, t, "h"));
+        assert_eq!(message_id(7, t, "h"), "<outbox-7.1767225600000@h>");
+    }
+
+    #[test]
+    fn urls_are_checked_and_passwords_hidden() {
+        let from = parse_from("MFA <noreply@example.com>").expect("from");
+        let t = Duration::from_secs(5);
+        let plain = SmtpMailer::new("smtp://127.0.0.1:2525", from.clone(), t).expect("plain");
+        assert_eq!(plain.describe(), "SMTP smtp://127.0.0.1:2525 (no encryption)");
+        let starttls = SmtpMailer::new("smtp://mail.example.com:587?tls=starttls", from.clone(), t).expect("starttls");
+        assert!(starttls.describe().ends_with("(STARTTLS)"));
+        let tls = SmtpMailer::new("smtps://user:s3cret@mail.example.com:465", from.clone(), t).expect("smtps");
+        assert_eq!(tls.describe(), "SMTP smtps://user:***@mail.example.com:465 (implicit TLS)");
+        for bad in ["http://x", "mail.example.com:25", "smtp://x?tls=bogus"] {
+            assert!(SmtpMailer::new(bad, from.clone(), t).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn messages_carry_id_both_parts_and_an_invalid_recipient_is_permanent() {
+        let from = parse_from("noreply@127.0.0.1").expect("from");
+        let m = build_message(&from, &email("jane@example.com")).expect("message");
+        let raw = String::from_utf8(m.formatted()).expect("utf8");
+        assert!(raw.contains("Message-ID: <outbox-7.1767225600000@mfa.example.com>"), "{raw}");
+        assert!(raw.contains("multipart/alternative") && raw.contains("text/html"));
+        let err = build_message(&from, &email("not an address")).expect_err("refused");
+        assert!(err.is_permanent());
+    }
+
+    #[tokio::test]
+    async fn file_mailer_writes_one_file_per_message_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mailer = FileMailer::new(dir.path().join("outbox"), parse_from("noreply@localhost").expect("from"));
+        let e = email("jane@example.com");
+        mailer.send(&e).await.expect("first");
+        mailer.send(&e).await.expect("retry");
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).expect("dir").collect();
+        assert_eq!(files.len(), 1);
+        let raw = std::fs::read_to_string(dir.path().join("outbox/outbox-7.1767225600000.eml")).expect("eml");
+        assert!(raw.contains("To: jane@example.com"));
+    }
+}
