@@ -190,8 +190,8 @@ pub trait Store: Send + Sync + 'static {
     // --- provisioning log ------------------------------------------------------------------
     async fn append_log(&self, entries: Vec<LogEntry>) -> StoreResult<()>;
     async fn query_log(&self, service: ServiceId, query: &LogQuery) -> StoreResult<Vec<StoredLogEntry>>;
-    /// Deletes entries older than `before`; returns how many.
-    async fn prune_log(&self, before: Timestamp) -> StoreResult<u64>;
+    /// Deletes the service's entries older than `before`; returns how many.
+    async fn prune_log(&self, service: ServiceId, before: Timestamp) -> StoreResult<u64>;
 
     // --- health ----------------------------------------------------------------------------
     /// Cheap round trip to the database (readiness).

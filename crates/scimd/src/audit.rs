@@ -54,6 +54,28 @@ impl AuditLog {
         Self { tx }
     }
 
+    /// Deletes each service's entries older than its `log_retention_days`, once an hour.
+    pub fn spawn_retention(store: Arc<dyn Store>) {
+        tokio::spawn(async move {
+            loop {
+                match store.list_services().await {
+                    Ok(services) => {
+                        for s in services {
+                            let before = domain::now() - time::Duration::days(i64::from(s.params.log_retention_days));
+                            match store.prune_log(s.id, before).await {
+                                Ok(0) => {}
+                                Ok(n) => tracing::info!(service = %s.name, deleted = n, "pruned provisioning log"),
+                                Err(e) => tracing::warn!(error = %e, "cannot prune provisioning log"),
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot prune provisioning log"),
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
+    }
+
     pub fn record(&self, entry: LogEntry) {
         let _ = self.tx.send(Message::Entry(Box::new(entry)));
     }

@@ -57,6 +57,7 @@ impl Application {
         };
         crate::telemetry::init();
         crate::telemetry::spawn_outbox_gauges(Arc::clone(&state.store));
+        AuditLog::spawn_retention(Arc::clone(&state.store));
         let router = router(state.clone());
         Ok(Self { listener, router, state, outbox })
     }

@@ -462,7 +462,7 @@ async fn provisioning_log_appends_queries_and_prunes(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(u1.len(), 2);
-    assert_eq!(f.store.prune_log(domain::now() + time::Duration::seconds(1)).await.unwrap(), 3);
+    assert_eq!(f.store.prune_log(f.service, domain::now() + time::Duration::seconds(1)).await.unwrap(), 3);
 }
 
 async fn concurrent_member_adds_lose_nothing(f: Fixture) {

@@ -69,6 +69,8 @@ pub(crate) async fn query<C: GenericClient>(
         .collect()
 }
 
-pub(crate) async fn prune<C: GenericClient>(c: &C, before: domain::Timestamp) -> StoreResult<u64> {
-    execute(c, "DELETE FROM provisioning_log WHERE time < $1", &[&ts(before)]).await.map_err(pg_err)
+pub(crate) async fn prune<C: GenericClient>(c: &C, service: ServiceId, before: domain::Timestamp) -> StoreResult<u64> {
+    execute(c, "DELETE FROM provisioning_log WHERE service_id = $1 AND time < $2", &[&service.0, &ts(before)])
+        .await
+        .map_err(pg_err)
 }

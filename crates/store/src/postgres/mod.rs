@@ -369,8 +369,8 @@ impl domain::ports::Store for PgStore {
     async fn query_log(&self, service: ServiceId, query: &LogQuery) -> StoreResult<Vec<StoredLogEntry>> {
         log::query(&self.client().await?, service, query).await
     }
-    async fn prune_log(&self, before: domain::Timestamp) -> StoreResult<u64> {
-        log::prune(&self.client().await?, before).await
+    async fn prune_log(&self, service: ServiceId, before: domain::Timestamp) -> StoreResult<u64> {
+        log::prune(&self.client().await?, service, before).await
     }
     async fn ping(&self) -> StoreResult<()> {
         let client = self.client().await?;

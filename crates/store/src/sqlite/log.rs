@@ -68,7 +68,9 @@ pub(crate) fn query(c: &Connection, service: ServiceId, q: &LogQuery) -> StoreRe
     Ok(rows)
 }
 
-pub(crate) fn prune(c: &Connection, before: domain::Timestamp) -> StoreResult<u64> {
-    let n = c.execute("DELETE FROM provisioning_log WHERE time < ?1", [ts(before)]).map_err(internal)?;
+pub(crate) fn prune(c: &Connection, service: ServiceId, before: domain::Timestamp) -> StoreResult<u64> {
+    let n = c
+        .execute("DELETE FROM provisioning_log WHERE service_id = ?1 AND time < ?2", params![service.0, ts(before)])
+        .map_err(internal)?;
     Ok(n as u64)
 }

@@ -460,8 +460,8 @@ impl domain::ports::Store for SqliteStore {
         let query = query.clone();
         self.read(move |c| log::query(c, service, &query)).await
     }
-    async fn prune_log(&self, before: domain::Timestamp) -> StoreResult<u64> {
-        self.write(move |c| log::prune(c, before)).await
+    async fn prune_log(&self, service: domain::service::ServiceId, before: domain::Timestamp) -> StoreResult<u64> {
+        self.write(move |c| log::prune(c, service, before)).await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
