@@ -176,6 +176,13 @@ struct Bench {
     results: Vec<PhaseResult>,
 }
 
+/// The request `per_object` sends: method, optional body, the statuses that count as success.
+struct PerObject {
+    method: Method,
+    body: Option<Bytes>,
+    expect: &'static [u16],
+}
+
 /// Sends one request and records it: an error unless the status is one of `expect` and
 /// `check` accepts the body.
 async fn call<T>(
@@ -313,13 +320,11 @@ impl Bench {
     async fn per_object(
         &mut self,
         name: &str,
-        collection: &'static str,
-        ids: &Arc<Ids>,
-        live: &Arc<Vec<u32>>,
-        method: Method,
-        body: Option<Bytes>,
-        expect: &'static [u16],
+        target: (&'static str, &Arc<Ids>, &Arc<Vec<u32>>),
+        req: PerObject,
     ) -> usize {
+        let (collection, ids, live) = target;
+        let PerObject { method, body, expect } = req;
         let (http, ids, live) = (self.http.clone(), ids.clone(), live.clone());
         self.phase(name, live.len() as u64, move |i, mut rec| {
             let (http, ids, live, method, body) =
@@ -476,21 +481,13 @@ async fn standard(bench: &mut Bench, args: &Args, run: &str) {
                 bench.filter_users("filter-users", &users, &live_users(), lookups).await;
             }
             Phase::GetUsers => {
-                bench.per_object("get-users", "/Users", &users.ids, &live_users(), Method::GET, None, &[200]).await;
+                let req = PerObject { method: Method::GET, body: None, expect: &[200] };
+                bench.per_object("get-users", ("/Users", &users.ids, &live_users()), req).await;
             }
             Phase::PatchActive => {
-                let body = Bytes::from_static(workload::PATCH_ACTIVE_FALSE.as_bytes());
-                bench
-                    .per_object(
-                        "patch-active",
-                        "/Users",
-                        &users.ids,
-                        &live_users(),
-                        Method::PATCH,
-                        Some(body),
-                        &[200, 204],
-                    )
-                    .await;
+                let body = Some(Bytes::from_static(workload::PATCH_ACTIVE_FALSE.as_bytes()));
+                let req = PerObject { method: Method::PATCH, body, expect: &[200, 204] };
+                bench.per_object("patch-active", ("/Users", &users.ids, &live_users()), req).await;
             }
             Phase::CreateGroups => {
                 bench.create_groups("create-groups", &groups, args.groups).await;
@@ -505,14 +502,12 @@ async fn standard(bench: &mut Bench, args: &Args, run: &str) {
                 bench.filter_groups("filter-groups", &groups, &live_groups(), lookups).await;
             }
             Phase::DeleteUsers => {
-                bench
-                    .per_object("delete-users", "/Users", &users.ids, &live_users(), Method::DELETE, None, &[204])
-                    .await;
+                let req = PerObject { method: Method::DELETE, body: None, expect: &[204] };
+                bench.per_object("delete-users", ("/Users", &users.ids, &live_users()), req).await;
             }
             Phase::DeleteGroups => {
-                bench
-                    .per_object("delete-groups", "/Groups", &groups.ids, &live_groups(), Method::DELETE, None, &[204])
-                    .await;
+                let req = PerObject { method: Method::DELETE, body: None, expect: &[204] };
+                bench.per_object("delete-groups", ("/Groups", &groups.ids, &live_groups()), req).await;
             }
         }
     }

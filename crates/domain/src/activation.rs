@@ -128,7 +128,9 @@ mod tests {
 
         let mut no_mail = user();
         no_mail.profile.email = None;
-        assert!(matches!(prepare_reissue(&mut no_mail, exp), Err(DomainError::InvalidValue(m)) if m.contains("no email")));
+        assert!(
+            matches!(prepare_reissue(&mut no_mail, exp), Err(DomainError::InvalidValue(m)) if m.contains("no email"))
+        );
 
         let mut blocked = user();
         blocked.block_reasons.insert(BlockReason::Admin);

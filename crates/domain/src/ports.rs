@@ -6,8 +6,8 @@ use crate::DomainError;
 use crate::Timestamp;
 use crate::activation::RedeemError;
 use crate::audit::{LogEntry, LogQuery, StoredLogEntry};
-use crate::outbox::{Claim, FailureOutcome, OutboxCounts, OutboxMessage, OutboxState};
 use crate::group::{CreatedGroup, Group, Member, MembershipChange, MembershipOutcome, NewGroup, Tombstone};
+use crate::outbox::{Claim, FailureOutcome, OutboxCounts, OutboxMessage, OutboxState};
 use crate::query::{GroupQuery, Page, PageRequest, UserQuery};
 use crate::service::{Service, ServiceId, ServiceParams};
 use crate::token::{ApiToken, NewToken};
@@ -138,8 +138,12 @@ pub trait Store: Send + Sync + 'static {
     /// code replaces the old one (which stops working), pending activation emails of this
     /// user that no worker holds are dropped (their link is dead), and `activation.email` is
     /// queued. `NotFound` when the user is not in this service.
-    async fn reissue_activation(&self, _service: ServiceId, _user_id: &str, _activation: NewActivation)
-    -> StoreResult<User> {
+    async fn reissue_activation(
+        &self,
+        _service: ServiceId,
+        _user_id: &str,
+        _activation: NewActivation,
+    ) -> StoreResult<User> {
         Err(unsupported("reissue_activation"))
     }
 
@@ -154,15 +158,26 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a claimed message sent at `at` and stores `scrubbed_payload` (the payload without
     /// secrets, [`crate::outbox::scrub_payload`]) in place of the old one. Returns false when
     /// `worker` no longer holds the message (lease lost, or the message was dropped).
-    async fn outbox_sent(&self, _id: i64, _worker: &str, _at: Timestamp, _scrubbed_payload: serde_json::Value)
-    -> StoreResult<bool> {
+    async fn outbox_sent(
+        &self,
+        _id: i64,
+        _worker: &str,
+        _at: Timestamp,
+        _scrubbed_payload: serde_json::Value,
+    ) -> StoreResult<bool> {
         Err(unsupported("outbox_sent"))
     }
     /// Records a failed attempt of a claimed message: `attempts + 1`, `last_error`, the lease
     /// released, and either `next_attempt_at` (retry) or `state = 'dead'`. The outcome comes
     /// from [`crate::outbox::RetryPolicy::after_failure`]. Returns false when `worker` no
     /// longer holds the message.
-    async fn outbox_failed(&self, _id: i64, _worker: &str, _error: &str, _outcome: FailureOutcome) -> StoreResult<bool> {
+    async fn outbox_failed(
+        &self,
+        _id: i64,
+        _worker: &str,
+        _error: &str,
+        _outcome: FailureOutcome,
+    ) -> StoreResult<bool> {
         Err(unsupported("outbox_failed"))
     }
     /// Gives back claimed messages that were not attempted (shutdown, lease running short),

@@ -210,26 +210,6 @@ pub struct NewUser {
     pub attributes: serde_json::Value,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn block_reasons_round_trip() {
-        for r in [BlockReason::Inactive, BlockReason::Admin, BlockReason::GroupDeleted("g1".into())] {
-            assert_eq!(r.to_string().parse::<BlockReason>(), Ok(r));
-        }
-        assert!("groupDeleted:".parse::<BlockReason>().is_err());
-    }
-
-    #[test]
-    fn activation_decision() {
-        assert_eq!(decide_activation(true, true).status, UserStatus::PendingActivation);
-        assert!(!decide_activation(false, true).send_email);
-        assert_eq!(decide_activation(true, false).status, UserStatus::NotActivated);
-    }
-}
-
 /// The ownership rule for SCIM writes (product.md §2.4): a user created by another source
 /// (admin API, console, import) is refused with a conflict naming its owner, unless the
 /// service adopts existing users, in which case the write makes it SCIM-owned. Returns a
@@ -249,4 +229,24 @@ pub fn claim_for_scim(user: &mut User, adopt_existing_users: bool) -> Result<Opt
     let note = format!("adopted user {:?} from provisioning source {:?}", user.user_name, user.source.as_str());
     user.source = ProvisioningSource::Scim;
     Ok(Some(note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_reasons_round_trip() {
+        for r in [BlockReason::Inactive, BlockReason::Admin, BlockReason::GroupDeleted("g1".into())] {
+            assert_eq!(r.to_string().parse::<BlockReason>(), Ok(r));
+        }
+        assert!("groupDeleted:".parse::<BlockReason>().is_err());
+    }
+
+    #[test]
+    fn activation_decision() {
+        assert_eq!(decide_activation(true, true).status, UserStatus::PendingActivation);
+        assert!(!decide_activation(false, true).send_email);
+        assert_eq!(decide_activation(true, false).status, UserStatus::NotActivated);
+    }
 }

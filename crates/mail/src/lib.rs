@@ -78,10 +78,7 @@ pub trait Mailer: Send + Sync + 'static {
 
 /// Builds the MIME message: multipart/alternative with the text and HTML parts.
 pub fn build_message(from: &Mailbox, email: &Email) -> Result<Message, SendError> {
-    let to: Mailbox = email
-        .to
-        .parse()
-        .map_err(|e| SendError::Permanent(format!("invalid recipient address: {e}")))?;
+    let to: Mailbox = email.to.parse().map_err(|e| SendError::Permanent(format!("invalid recipient address: {e}")))?;
     Message::builder()
         .message_id(Some(email.message_id.clone()))
         .from(from.clone())

@@ -99,7 +99,8 @@ fn render_activation(payload: &Value) -> Result<Rendered, RenderError> {
     let expires_at = text(payload, "expires_at")
         .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
         .ok_or(RenderError::MissingValue("expires_at"))?;
-    let full_name = [text(payload, "given_name"), text(payload, "family_name")].into_iter().flatten().collect::<Vec<_>>();
+    let full_name =
+        [text(payload, "given_name"), text(payload, "family_name")].into_iter().flatten().collect::<Vec<_>>();
     let name = if full_name.is_empty() {
         text(payload, "display_name").unwrap_or(login).to_owned()
     } else {

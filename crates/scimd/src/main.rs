@@ -162,7 +162,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token_command(cmd).await,
         Command::User(cmd) => scimd::mail_cli::user_command(cmd).await,
         Command::Outbox(cmd) => scimd::mail_cli::outbox_command(cmd).await,
-        Command::Log { service, failed, limit, json, storage } => log_command(&service, failed, limit, json, &storage).await,
+        Command::Log { service, failed, limit, json, storage } => {
+            log_command(&service, failed, limit, json, &storage).await
+        }
     }
 }
 

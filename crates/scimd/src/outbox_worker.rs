@@ -18,9 +18,9 @@
 //!   messages are released at once, so another process (or the next start) takes them without
 //!   waiting for the lease.
 
+use crate::settings::{ServeArgs, Settings};
 use domain::outbox::{Claim, FailureOutcome, OutboxMessage, RetryPolicy, mask_email, scrub_payload};
 use domain::ports::Store;
-use crate::settings::{ServeArgs, Settings};
 use mail::{Email, FileMailer, Mailer, SmtpMailer};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -49,11 +49,12 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// A lease comfortably longer than the longest send (`smtp_timeout` bounds each SMTP
-    /// command; a send is a handful of them).
-    pub fn lease_for(smtp_timeout: Duration) -> (Duration, Duration) {
-        let min_left = smtp_timeout.saturating_mul(4);
-        (min_left.saturating_mul(3).max(Duration::from_secs(300)), min_left)
+    /// The lease, and how much of it must remain to start a send: four SMTP timeouts
+    /// (`smtp_timeout` bounds each SMTP command; a send is a handful of them), but at most
+    /// half the lease, so a short lease still lets sends start.
+    pub fn lease_for(lease: Duration, smtp_timeout: Duration) -> (Duration, Duration) {
+        let lease = lease.max(Duration::from_secs(1));
+        (lease, smtp_timeout.saturating_mul(4).min(lease / 2))
     }
 }
 
@@ -86,7 +87,8 @@ impl OutboxSetup {
                 Arc::new(FileMailer::new(dir, from))
             }
         };
-        let (lease, min_lease_left) = WorkerConfig::lease_for(timeout);
+        let (lease, min_lease_left) =
+            WorkerConfig::lease_for(Duration::from_secs(args.mail.outbox_lease_secs), timeout);
         let config = WorkerConfig {
             poll: Duration::from_millis(args.mail.outbox_poll_ms.max(10)),
             retry: args.mail.retry_policy(),
@@ -302,9 +304,10 @@ mod tests {
     }
 
     #[test]
-    fn the_lease_outlasts_several_sends() {
-        let (lease, min_left) = WorkerConfig::lease_for(Duration::from_secs(30));
-        assert_eq!(min_left, Duration::from_secs(120));
-        assert!(lease >= min_left * 2);
+    fn a_send_starts_only_with_enough_lease_left() {
+        let t = Duration::from_secs(30);
+        assert_eq!(WorkerConfig::lease_for(Duration::from_secs(300), t).1, Duration::from_secs(120));
+        assert_eq!(WorkerConfig::lease_for(Duration::from_secs(3), t).1, Duration::from_millis(1500));
+        assert_eq!(WorkerConfig::lease_for(Duration::ZERO, t).0, Duration::from_secs(1));
     }
 }

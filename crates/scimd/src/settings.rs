@@ -110,6 +110,11 @@ pub struct MailArgs {
     /// Longest delay between two attempts, in milliseconds.
     #[arg(long, env = "SCIMD_OUTBOX_RETRY_MAX_MS", default_value_t = 6 * 3600 * 1000)]
     pub outbox_retry_max_ms: u64,
+    /// How long a worker holds the emails it claimed before another worker (another scimd
+    /// process on the same database) may take them, in seconds. After a crash, claimed emails
+    /// wait this long. Must comfortably outlast one send (several SMTP timeouts).
+    #[arg(long, env = "SCIMD_OUTBOX_LEASE_SECS", default_value_t = 300)]
+    pub outbox_lease_secs: u64,
     /// How often the outbox is checked for due emails, in milliseconds (new emails of this
     /// process are sent at once regardless).
     #[arg(long, env = "SCIMD_OUTBOX_POLL_MS", default_value_t = 500)]

@@ -34,11 +34,8 @@ pub async fn render() -> Response {
 /// Records every HTTP request by its route template (never the raw path: ids would make
 /// unbounded label sets).
 pub async fn track_requests(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let resp = next.run(req).await;

@@ -40,11 +40,7 @@ pub async fn list(State(state): State<AppState>, caller: ScimCaller, q: ScimQuer
     finish(&state, &caller, op, result)
 }
 
-pub async fn search(
-    State(state): State<AppState>,
-    caller: ScimCaller,
-    body: Result<ScimBody, ApiError>,
-) -> Response {
+pub async fn search(State(state): State<AppState>, caller: ScimCaller, body: Result<ScimBody, ApiError>) -> Response {
     let body = match body {
         Ok(ScimBody(body)) => body,
         // An unreadable body is refused here so that the refusal reaches the provisioning log.
@@ -153,10 +149,10 @@ async fn group_response(
     if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", group.version)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
-    if status == StatusCode::CREATED {
-        if let Ok(v) = HeaderValue::from_str(&format!("{}/Groups/{}", state.settings.tenant_url(), group.id)) {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!("{}/Groups/{}", state.settings.tenant_url(), group.id))
+    {
+        resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
 }

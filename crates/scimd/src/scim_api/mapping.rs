@@ -92,6 +92,10 @@ pub fn split_user(resource: Value) -> Result<UserParts, ScimError> {
     for k in ["id", "meta", "schemas", MFA_SCHEMA] {
         obj.remove(k);
     }
+    // `password` is write-only (RFC 7643 §4.1.1, `returned: never`) and the MFA directory has
+    // no use for it: it is never stored, so it can never be returned or leak. (Canonical
+    // normalisation and PATCH both come through here.)
+    obj.remove("password");
     let user_name = match obj.remove("userName") {
         Some(Value::String(s)) if !s.is_empty() => s,
         Some(other) if !other.is_null() && !other.is_string() => {

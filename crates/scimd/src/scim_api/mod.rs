@@ -91,24 +91,6 @@ fn canonical_path(path: &str) -> Option<String> {
     (!canonical.is_empty() && canonical != path).then_some(canonical)
 }
 
-#[cfg(test)]
-mod canonical_path_tests {
-    use super::canonical_path;
-
-    #[test]
-    fn endpoint_case_and_trailing_slashes_are_canonicalised_ids_are_not() {
-        assert_eq!(canonical_path("/users").as_deref(), Some("/Users"));
-        assert_eq!(canonical_path("/Users/").as_deref(), Some("/Users"));
-        assert_eq!(canonical_path("/GROUPS/AbC-1/").as_deref(), Some("/Groups/AbC-1"));
-        assert_eq!(canonical_path("/users/.SEARCH").as_deref(), Some("/Users/.search"));
-        assert_eq!(canonical_path("/serviceproviderconfig").as_deref(), Some("/ServiceProviderConfig"));
-        // Already canonical, or unknown: a real 404.
-        assert_eq!(canonical_path("/Users/abc"), None);
-        assert_eq!(canonical_path("/Nope"), None);
-        assert_eq!(canonical_path("/"), None);
-    }
-}
-
 async fn retry_canonical(exact: Router, mut req: Request) -> Response {
     use axum::response::IntoResponse;
     use tower::ServiceExt;
@@ -252,4 +234,22 @@ fn path_text(p: &scim::path::PatchPath) -> String {
         s.push_str(sub);
     }
     s
+}
+
+#[cfg(test)]
+mod canonical_path_tests {
+    use super::canonical_path;
+
+    #[test]
+    fn endpoint_case_and_trailing_slashes_are_canonicalised_ids_are_not() {
+        assert_eq!(canonical_path("/users").as_deref(), Some("/Users"));
+        assert_eq!(canonical_path("/Users/").as_deref(), Some("/Users"));
+        assert_eq!(canonical_path("/GROUPS/AbC-1/").as_deref(), Some("/Groups/AbC-1"));
+        assert_eq!(canonical_path("/users/.SEARCH").as_deref(), Some("/Users/.search"));
+        assert_eq!(canonical_path("/serviceproviderconfig").as_deref(), Some("/ServiceProviderConfig"));
+        // Already canonical, or unknown: a real 404.
+        assert_eq!(canonical_path("/Users/abc"), None);
+        assert_eq!(canonical_path("/Nope"), None);
+        assert_eq!(canonical_path("/"), None);
+    }
 }

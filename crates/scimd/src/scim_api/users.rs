@@ -30,11 +30,7 @@ pub async fn list(State(state): State<AppState>, caller: ScimCaller, q: ScimQuer
     finish(&state, &caller, op, result)
 }
 
-pub async fn search(
-    State(state): State<AppState>,
-    caller: ScimCaller,
-    body: Result<ScimBody, ApiError>,
-) -> Response {
+pub async fn search(State(state): State<AppState>, caller: ScimCaller, body: Result<ScimBody, ApiError>) -> Response {
     let body = match body {
         Ok(ScimBody(body)) => body,
         // An unreadable body is refused here so that the refusal reaches the provisioning log.
@@ -138,10 +134,10 @@ fn user_response(
     if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", user.version)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
-    if status == StatusCode::CREATED {
-        if let Ok(v) = HeaderValue::from_str(&format!("{}/Users/{}", base(state), user.id)) {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!("{}/Users/{}", base(state), user.id))
+    {
+        resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
 }

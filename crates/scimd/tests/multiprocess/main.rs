@@ -37,6 +37,7 @@ fn admin_url() -> Option<String> {
 /// Starts `scimd serve` on `database_url` and waits until it listens.
 fn start(database_url: &str) -> Server {
     let data_dir = tempfile::tempdir().unwrap();
+    #[allow(clippy::zombie_processes)] // waited for in Drop
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--db-pool-size", "8"])
         .arg("--data-dir")
@@ -71,7 +72,13 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
-async fn send(c: &reqwest::Client, method: reqwest::Method, url: String, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn send(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = c.request(method, url).bearer_auth(token).header("content-type", "application/scim+json");
     if let Some(b) = body {
         req = req.body(b.to_string());
@@ -100,7 +107,9 @@ async fn two_processes_share_one_database_without_losing_or_duplicating_writes()
         assert_eq!(s, 201, "{v}");
         users.push(v["id"].as_str().unwrap().to_owned());
     }
-    let (s, g) = send(&c, reqwest::Method::POST, format!("{}/Groups", a.base), &token, Some(json!({"displayName": "Shared"}))).await;
+    let (s, g) =
+        send(&c, reqwest::Method::POST, format!("{}/Groups", a.base), &token, Some(json!({"displayName": "Shared"})))
+            .await;
     assert_eq!(s, 201);
     let gid = g["id"].as_str().unwrap().to_owned();
 
@@ -181,10 +190,7 @@ async fn a_database_outage_answers_503_and_service_resumes_when_it_returns() {
     let (admin, conn) = tokio_postgres::connect(&admin_url().unwrap(), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     admin.batch_execute(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")).await.unwrap();
-    admin
-        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&db])
-        .await
-        .unwrap();
+    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&db]).await.unwrap();
 
     let resp = c.get(probe.clone()).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 503);

@@ -325,4 +325,21 @@ backend_tests! {
         r.expect(200);
         assert_eq!(r.body["Resources"], json!([]));
     }
+
+    async fn a_password_is_never_stored_or_returned(srv: TestServer) {
+        let r = srv.post("/Users", &json!({"schemas": [USER_SCHEMA], "userName": "pw@contoso.com", "password": "Secret-1"})).await;
+        r.expect(201);
+        assert!(!r.text.contains("Secret-1"), "{}", r.text);
+        let id = id_of(&r.body);
+        let r = srv.patch_ops(&format!("/Users/{id}"), json!([{"op": "replace", "path": "password", "value": "Secret-2"}])).await;
+        r.expect(200);
+        assert!(!r.text.contains("Secret-2"), "{}", r.text);
+        let r = srv.put(&format!("/Users/{id}"), &json!({"schemas": [USER_SCHEMA], "userName": "pw@contoso.com", "password": "Secret-3"})).await;
+        assert!(!r.text.contains("Secret-3"), "{}", r.text);
+        for path in [format!("/Users/{id}"), format!("/Users/{id}?attributes=password"), "/Users".to_owned()] {
+            let r = srv.get(&path).await;
+            assert!(!r.text.contains("Secret-"), "{path}: {}", r.text);
+        }
+        assert_eq!(srv.filter_users("password pr").await.total(), 0);
+    }
 }

@@ -8,8 +8,12 @@ use crate::common::*;
 use serde_json::{Value, json};
 
 fn reasons(mfa: &Value) -> Vec<String> {
-    let mut r: Vec<String> =
-        mfa["blockReasons"].as_array().expect("blockReasons array").iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let mut r: Vec<String> = mfa["blockReasons"]
+        .as_array()
+        .expect("blockReasons array")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
     r.sort();
     r
 }

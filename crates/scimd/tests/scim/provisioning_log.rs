@@ -4,7 +4,10 @@ use crate::common::*;
 use serde_json::{Value, json};
 
 fn warnings(e: &Value) -> Vec<String> {
-    e["warnings"].as_array().map(|w| w.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    e["warnings"]
+        .as_array()
+        .map(|w| w.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 backend_tests! {

@@ -11,10 +11,15 @@ use domain::ports::{NewActivation, StoreError, StoreResult};
 use domain::service::ServiceId;
 use domain::user::User;
 
-pub(crate) async fn redeem<C: GenericClient>(c: &C, code_hash: &[u8], now: Timestamp) -> StoreResult<Result<User, RedeemError>> {
-    let row = query_opt(c, "SELECT user_pk, expires_at FROM activation_codes WHERE code_hash = $1 FOR UPDATE", &[&code_hash])
-        .await
-        .map_err(pg_err)?;
+pub(crate) async fn redeem<C: GenericClient>(
+    c: &C,
+    code_hash: &[u8],
+    now: Timestamp,
+) -> StoreResult<Result<User, RedeemError>> {
+    let row =
+        query_opt(c, "SELECT user_pk, expires_at FROM activation_codes WHERE code_hash = $1 FOR UPDATE", &[&code_hash])
+            .await
+            .map_err(pg_err)?;
     let Some(row) = row else { return Ok(Err(RedeemError::Unknown)) };
     let pk: i64 = row.get(0);
     let expires_at = parse_ts(row.get::<_, &str>(1))?;
@@ -29,7 +34,12 @@ pub(crate) async fn redeem<C: GenericClient>(c: &C, code_hash: &[u8], now: Times
     save_user(c, pk, &before, &after).await.map(Ok)
 }
 
-pub(crate) async fn reissue<C: GenericClient>(c: &C, service: ServiceId, user_id: &str, a: NewActivation) -> StoreResult<User> {
+pub(crate) async fn reissue<C: GenericClient>(
+    c: &C,
+    service: ServiceId,
+    user_id: &str,
+    a: NewActivation,
+) -> StoreResult<User> {
     let (pk, before) = find_user(c, service, user_id, true).await?.ok_or(StoreError::NotFound)?;
     let mut after = before.clone();
     prepare_reissue(&mut after, a.expires_at)?;

@@ -325,7 +325,13 @@ impl domain::ports::Store for PgStore {
     async fn claim_outbox(&self, claim: &domain::outbox::Claim) -> StoreResult<Vec<domain::outbox::OutboxMessage>> {
         outbox::claim(&self.client().await?, claim).await
     }
-    async fn outbox_sent(&self, id: i64, worker: &str, at: domain::Timestamp, scrubbed: serde_json::Value) -> StoreResult<bool> {
+    async fn outbox_sent(
+        &self,
+        id: i64,
+        worker: &str,
+        at: domain::Timestamp,
+        scrubbed: serde_json::Value,
+    ) -> StoreResult<bool> {
         outbox::mark_sent(&self.client().await?, id, worker, at, &scrubbed).await
     }
     async fn outbox_failed(

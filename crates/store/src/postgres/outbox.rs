@@ -50,7 +50,7 @@ pub(crate) async fn claim<C: GenericClient>(c: &C, claim: &Claim) -> StoreResult
     .await
     .map_err(pg_err)?;
     let mut claimed = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
-    claimed.sort_by(|a, b| (a.next_attempt_at, a.id).cmp(&(b.next_attempt_at, b.id)));
+    claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
     Ok(claimed)
 }
 
@@ -108,7 +108,11 @@ pub(crate) async fn release<C: GenericClient>(c: &C, worker: &str, ids: &[i64]) 
     .map_err(pg_err)
 }
 
-pub(crate) async fn list<C: GenericClient>(c: &C, state: Option<OutboxState>, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
+pub(crate) async fn list<C: GenericClient>(
+    c: &C,
+    state: Option<OutboxState>,
+    limit: u32,
+) -> StoreResult<Vec<OutboxMessage>> {
     let rows = query(
         c,
         &format!("SELECT {COLUMNS} FROM outbox WHERE ($1::TEXT IS NULL OR state = $1) ORDER BY id DESC LIMIT $2"),
@@ -147,7 +151,11 @@ pub(crate) async fn requeue<C: GenericClient>(c: &C, id: Option<i64>, now: Times
 }
 
 /// Drops a user's waiting activation emails that no worker holds (their link is dead).
-pub(crate) async fn drop_unclaimed_for_user<C: GenericClient>(c: &C, user_id: &str, now: Timestamp) -> StoreResult<u64> {
+pub(crate) async fn drop_unclaimed_for_user<C: GenericClient>(
+    c: &C,
+    user_id: &str,
+    now: Timestamp,
+) -> StoreResult<u64> {
     execute(
         c,
         "DELETE FROM outbox WHERE user_id = $1 AND template = 'activation' AND state = 'pending' \

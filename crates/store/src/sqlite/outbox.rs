@@ -53,7 +53,7 @@ pub(crate) fn claim(c: &Connection, claim: &Claim) -> StoreResult<Vec<OutboxMess
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(internal)?;
     // RETURNING has no defined order.
-    claimed.sort_by(|a, b| (a.next_attempt_at, a.id).cmp(&(b.next_attempt_at, b.id)));
+    claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
     Ok(claimed)
 }
 
@@ -297,10 +297,17 @@ mod tests {
         let after = soon + Duration::seconds(1);
         assert_eq!(f.store.redeem_activation(b"code-a", after).await.expect("redeem"), Err(RedeemError::Expired));
         let v = user_with_code(&f, "b", "code-b", domain::now() + Duration::DAY).await;
-        f.store.update_user(f.service, &v.id, Box::new(|u| {
-            u.set_active(false);
-            Ok(())
-        })).await.expect("block");
+        f.store
+            .update_user(
+                f.service,
+                &v.id,
+                Box::new(|u| {
+                    u.set_active(false);
+                    Ok(())
+                }),
+            )
+            .await
+            .expect("block");
         let now = domain::now();
         assert_eq!(f.store.redeem_activation(b"code-b", now).await.expect("redeem"), Err(RedeemError::Blocked));
         for (id, code) in [(&u.id, "code-a"), (&v.id, "code-b")] {
@@ -308,10 +315,17 @@ mod tests {
             assert_eq!(user.status, UserStatus::PendingActivation, "{code}");
         }
         // Still redeemable once unblocked: the refusal did not consume the code.
-        f.store.update_user(f.service, &v.id, Box::new(|u| {
-            u.set_active(true);
-            Ok(())
-        })).await.expect("unblock");
+        f.store
+            .update_user(
+                f.service,
+                &v.id,
+                Box::new(|u| {
+                    u.set_active(true);
+                    Ok(())
+                }),
+            )
+            .await
+            .expect("unblock");
         assert!(f.store.redeem_activation(b"code-b", now).await.expect("redeem").is_ok());
     }
 

@@ -36,9 +36,17 @@ pub const ALIAS_BASE: &str = "/auth/v1/customer/services/scim";
 /// **To be implemented by the lead together with the PostgreSQL backend.** Creates a fresh,
 /// empty database on the cluster named by `TEST_DATABASE_URL` and returns its URL, so each
 /// test gets a database of its own.
-pub fn fresh_postgres_database_url() -> Result<String, String> {
-    let _cluster = std::env::var("TEST_DATABASE_URL").map_err(|_| "TEST_DATABASE_URL is not set".to_owned())?;
-    Err("fresh_postgres_database_url: not implemented yet (PostgreSQL backend not built)".to_owned())
+pub async fn fresh_postgres_database_url() -> Result<String, String> {
+    let cluster = std::env::var("TEST_DATABASE_URL").map_err(|_| {
+        "TEST_DATABASE_URL is not set: run scripts/test-all.sh, or set SCIMD_TEST_SKIP_POSTGRES=1".to_owned()
+    })?;
+    store::postgres::create_scratch_database(&cluster).await
+}
+
+/// True when PostgreSQL variants are to be skipped (only on an explicit request: CI never
+/// sets it, so nothing is skipped silently there).
+pub fn skip_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_err() && std::env::var("SCIMD_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1")
 }
 
 /// One HTTP answer: status, headers, body as JSON (`Value::Null` when empty or not JSON) and
@@ -151,7 +159,7 @@ impl TestServer {
         let data_dir = dir.path().to_path_buf();
         let database_url = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(fresh_postgres_database_url().expect("a fresh PostgreSQL database")),
+            Backend::Postgres => Some(fresh_postgres_database_url().await.expect("a fresh PostgreSQL database")),
         };
         let stderr = std::fs::File::create(data_dir.join("server.log")).expect("server log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimd"));
@@ -455,7 +463,7 @@ pub fn now_rfc3339() -> String {
 
 /// Declares tests that run against every storage backend: each `async fn name(srv:
 /// TestServer) { … }` becomes a module `name` with a test `sqlite` and a test `postgres`
-/// (ignored until the PostgreSQL backend exists), each on a fresh server.
+/// (skipped only with SCIMD_TEST_SKIP_POSTGRES=1 and no TEST_DATABASE_URL), each on a fresh server.
 macro_rules! backend_tests {
     ($( $(#[$meta:meta])* async fn $name:ident($srv:ident : TestServer) $body:block )*) => {
         $(
@@ -472,8 +480,10 @@ macro_rules! backend_tests {
                 }
 
                 #[tokio::test]
-                #[ignore = "PostgreSQL backend not built yet"]
                 async fn postgres() {
+                    if $crate::common::skip_postgres() {
+                        return;
+                    }
                     run($crate::common::TestServer::start($crate::common::Backend::Postgres).await).await;
                 }
             }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmarks scimd on this machine: builds the release binaries, starts `scimd serve` on a free
+# loopback port with a throw-away data directory, runs scimd-bench against it, prints the
+# server's peak resident memory (VmHWM) and stops the server.
+#
+# Usage: scripts/bench.sh [scimd serve flags…] -- [scimd-bench flags…]
+#        scripts/bench.sh [scimd-bench flags…]            (no `--`: every flag goes to scimd-bench)
+# e.g.   scripts/bench.sh --sqlite-synchronous full -- --users 10000 --concurrency 16 --json /tmp/b.json
+#        scripts/bench.sh -- --scale
+# Environment: SKIP_BUILD=1 uses the binaries already in target/release;
+#              KEEP_DATA=1 keeps the data directory (its path is printed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+server_args=()
+bench_args=()
+if [[ " $* " == *" -- "* ]]; then
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--" ]; then
+      shift
+      break
+    fi
+    server_args+=("$1")
+    shift
+  done
+fi
+bench_args=("$@")
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "== building release binaries (scimd, scimd-bench)" >&2
+  cargo build --release -p scimd -p scimd-bench
+fi
+SCIMD="$ROOT/target/release/scimd"
+BENCH="$ROOT/target/release/scimd-bench"
+for bin in "$SCIMD" "$BENCH"; do
+  [ -x "$bin" ] || { echo "bench.sh: $bin is missing (build it, or drop SKIP_BUILD)" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/scimd-bench.XXXXXX")
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "${KEEP_DATA:-0}" = 1 ]; then
+    echo "bench.sh: data and server logs kept in $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+
+echo "== starting scimd serve ${server_args[*]:-} (data in $WORK/data)" >&2
+"$SCIMD" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" "${server_args[@]}" \
+  >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+
+ADDR=""
+for _ in $(seq 1 300); do
+  ADDR=$(sed -n 's|^scimd listening on http://\(.*\)$|\1|p' "$WORK/server.out" | head -n1)
+  [ -n "$ADDR" ] && break
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "bench.sh: scimd exited during start-up:" >&2
+    cat "$WORK/server.err" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+[ -n "$ADDR" ] || { echo "bench.sh: scimd did not report its address within 30 s" >&2; cat "$WORK/server.err" >&2; exit 1; }
+TOKEN=$(sed -n 's|^ *Secret Token: \(scimd_[^ ]*\)$|\1|p' "$WORK/server.out" | head -n1)
+[ -n "$TOKEN" ] || { echo "bench.sh: no 'Secret Token:' line in the server's output" >&2; exit 1; }
+( umask 077; printf '%s\n' "$TOKEN" >"$WORK/token" )
+echo "== scimd (pid $SERVER_PID) listening on http://$ADDR" >&2
+
+set +e
+"$BENCH" --url "http://$ADDR/scim/v2" --token-file "$WORK/token" --server-pid "$SERVER_PID" "${bench_args[@]}"
+status=$?
+set -e
+
+if [ -r "/proc/$SERVER_PID/status" ]; then
+  hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+  rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status")
+  echo "scimd peak resident memory (VmHWM): $((hwm_kib / 1024)) MiB (${hwm_kib} KiB); resident now: $((rss_kib / 1024)) MiB"
+else
+  echo "bench.sh: the server is gone; no memory figure" >&2
+  status=1
+fi
+if [ -s "$WORK/server.err" ] && grep -qE 'ERROR|WARN' "$WORK/server.err"; then
+  echo "== server warnings/errors (first 20 lines):" >&2
+  grep -E 'ERROR|WARN' "$WORK/server.err" | head -n 20 >&2
+fi
+exit "$status"
