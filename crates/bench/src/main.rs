@@ -16,7 +16,7 @@ use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use http::Http;
 use hyper::Method;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use stats::{PhaseResult, Recorder, sample_process};
 use std::future::Future;
 use std::ops::Range;
@@ -83,6 +83,9 @@ struct Args {
     /// Scale mode: operations in each measured phase.
     #[arg(long, default_value_t = 10_000)]
     scale_ops: u64,
+    /// Scale mode: concurrent workers while preloading users and members [default: --concurrency].
+    #[arg(long)]
+    preload_concurrency: Option<usize>,
     /// Scale mode: members per PATCH while filling the big group.
     #[arg(long, default_value_t = 1_000)]
     preload_member_batch: u64,
@@ -232,9 +235,12 @@ impl Bench {
     {
         let bar = if self.progress { ProgressBar::new(ops) } else { ProgressBar::hidden() };
         if let Ok(style) =
-            ProgressStyle::with_template("{prefix:<28} [{bar:30}] {pos:>8}/{len:<8} {per_sec:>14} eta {eta}")
+            ProgressStyle::with_template("{prefix:<28} [{bar:30}] {pos:>8}/{len:<8} {rate:>10} eta {eta}")
         {
-            bar.set_style(style.progress_chars("=> "));
+            let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            };
+            bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
         }
         bar.set_prefix(name.to_owned());
         let op = Arc::new(op);
@@ -276,6 +282,14 @@ impl Bench {
             result.server_cpu = Some(b.cpu.saturating_sub(a.cpu));
             result.server_rss_kib = Some(b.rss_kib);
         }
+        println!("{}", result.line());
+        self.results.push(result);
+        self.results.len() - 1
+    }
+
+    /// Adds the sum of two earlier phases (two halves of one measurement) as a phase.
+    fn combine(&mut self, name: &str, a: usize, b: usize) -> usize {
+        let result = PhaseResult::combine(name.to_owned(), &self.results[a], &self.results[b]);
         println!("{}", result.line());
         self.results.push(result);
         self.results.len() - 1
@@ -535,12 +549,18 @@ async fn scale(bench: &mut Bench, args: &Args, run: &str) -> anyhow::Result<Vec<
     let fresh_large = Set::new(format!("bench_{run}_b"), ops);
     let groups = Set::new(format!("Bench {run} Scale "), 2);
 
+    let measure_concurrency = bench.concurrency;
+    let preload_concurrency = args.preload_concurrency.unwrap_or(measure_concurrency).max(1);
+    bench.concurrency = preload_concurrency;
     bench.create_users(&format!("preload users to {base}"), &pre, 0..base).await;
+    bench.concurrency = measure_concurrency;
     let live = pre.ids.live(0..base);
     let filter_small = bench.filter_users(&format!("filter-users @{base}"), &pre, &live, ops).await;
     let create_small = bench.create_users(&format!("create-users @{base}"), &fresh_small, 0..ops).await;
 
+    bench.concurrency = preload_concurrency;
     bench.create_users(&format!("preload users to {total}"), &pre, base..total).await;
+    bench.concurrency = measure_concurrency;
     let live = pre.ids.live(0..total);
     let population = live.len() as u64 + ops;
     let filter_large = bench.filter_users(&format!("filter-users @{total}"), &pre, &live, ops).await;
@@ -555,8 +575,10 @@ async fn scale(bench: &mut Bench, args: &Args, run: &str) -> anyhow::Result<Vec<
         let members: Vec<u32> = pre.ids.live(0..n).iter().copied().collect();
         members.chunks(args.preload_member_batch.max(1) as usize).map(|c| (group, c.to_vec())).collect()
     };
+    bench.concurrency = preload_concurrency;
     bench.add_members(&format!("preload {big} members"), &pre, &groups, batches(big, 0)).await;
     bench.add_members(&format!("preload {small} members"), &pre, &groups, batches(small, 1)).await;
+    bench.concurrency = measure_concurrency;
 
     // Users outside the big group: the rest of the preload, else the freshly created ones.
     let (cand_ids, candidates) = if big < total {
@@ -564,14 +586,25 @@ async fn scale(bench: &mut Bench, args: &Args, run: &str) -> anyhow::Result<Vec<
     } else {
         (fresh_large.ids.clone(), fresh_large.ids.live(0..ops))
     };
-    let patch_small =
-        bench.add_remove_one(&format!("member +1/-1 @{small}"), &small_id, &cand_ids, &candidates, ops).await;
-    let patch_large = bench.add_remove_one(&format!("member +1/-1 @{big}"), &big_id, &cand_ids, &candidates, ops).await;
+    // Small and big group alternate in A B B A order, half the operations each time, so that
+    // drift during the run (WAL checkpoints, background work, other load) favours neither.
+    let half = ops.div_ceil(2);
     let group_filter = |g: u32| Arc::new(vec![g]);
-    let gfilter_small =
-        bench.filter_groups(&format!("filter-group @{small} members"), &groups, &group_filter(1), ops).await;
-    let gfilter_large =
-        bench.filter_groups(&format!("filter-group @{big} members"), &groups, &group_filter(0), ops).await;
+    let mut patch = Vec::new();
+    let mut gfilter = Vec::new();
+    for (n, (size, id, index)) in
+        [(small, &small_id, 1), (big, &big_id, 0), (big, &big_id, 0), (small, &small_id, 1)].into_iter().enumerate()
+    {
+        let part = if n < 2 { "a" } else { "b" };
+        let name = format!("member +1/-1 @{size} ({part})");
+        patch.push(bench.add_remove_one(&name, id, &cand_ids, &candidates, half).await);
+        let name = format!("filter-group @{size} ({part})");
+        gfilter.push(bench.filter_groups(&name, &groups, &group_filter(index), half).await);
+    }
+    let patch_small = bench.combine(&format!("member +1/-1 @{small}"), patch[0], patch[3]);
+    let patch_large = bench.combine(&format!("member +1/-1 @{big}"), patch[1], patch[2]);
+    let gfilter_small = bench.combine(&format!("filter-group @{small} members"), gfilter[0], gfilter[3]);
+    let gfilter_large = bench.combine(&format!("filter-group @{big} members"), gfilter[1], gfilter[2]);
 
     let users_label = |n: u64| format!("{n} users");
     let members_label = |n: u64| format!("{n} members");
@@ -726,7 +759,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 "memberBatch": args.member_batch, "groupsPerUser": args.groups_per_user,
                 "lookups": args.lookups.unwrap_or(args.users), "preload": args.preload,
                 "bigGroupMembers": args.big_group_members, "smallGroupMembers": args.small_group_members,
-                "scaleOps": args.scale_ops, "timeoutSecs": args.timeout_secs,
+                "scaleOps": args.scale_ops, "preloadConcurrency": args.preload_concurrency.unwrap_or(args.concurrency),
+                "preloadMemberBatch": args.preload_member_batch, "timeoutSecs": args.timeout_secs,
             },
             "phases": results.iter().map(PhaseResult::to_json).collect::<Vec<_>>(),
             "comparison": comparison.as_ref().map(|rows| comparison_json(results, rows)),

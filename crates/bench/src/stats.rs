@@ -113,6 +113,8 @@ pub struct PhaseResult {
     pub server_cpu: Option<Duration>,
     /// The server's resident memory at the end of the phase (with `--server-pid`).
     pub server_rss_kib: Option<u64>,
+    /// The sum of two earlier phases (its errors were reported with them).
+    pub combined: bool,
 }
 
 impl PhaseResult {
@@ -128,6 +130,31 @@ impl PhaseResult {
             client_cpu: None,
             server_cpu: None,
             server_rss_kib: None,
+            combined: false,
+        }
+    }
+
+    /// Two runs of one measurement as one: counts and times added, latencies merged.
+    pub fn combine(name: String, a: &PhaseResult, b: &PhaseResult) -> Self {
+        let mut hist = a.hist.clone();
+        hist.add(&b.hist).expect("histograms with the same bounds");
+        let mut errors = a.errors.clone();
+        for (key, n) in &b.errors {
+            *errors.entry(key.clone()).or_default() += n;
+        }
+        let sum = |x: Option<Duration>, y: Option<Duration>| x.zip(y).map(|(x, y)| x + y);
+        PhaseResult {
+            name,
+            ops: a.ops + b.ops,
+            requests: a.requests + b.requests,
+            errors,
+            error_samples: a.error_samples.iter().chain(&b.error_samples).take(ERROR_SAMPLES).cloned().collect(),
+            elapsed: a.elapsed + b.elapsed,
+            hist,
+            client_cpu: sum(a.client_cpu, b.client_cpu),
+            server_cpu: sum(a.server_cpu, b.server_cpu),
+            server_rss_kib: b.server_rss_kib.or(a.server_rss_kib),
+            combined: true,
         }
     }
 
@@ -154,9 +181,11 @@ impl PhaseResult {
         self.hist.mean() / 1000.0
     }
 
+    /// CPU use over the phase in % of one core; none for phases too short for the 10 ms
+    /// resolution of /proc.
     fn cpu_percent(&self, cpu: Option<Duration>) -> Option<f64> {
         let secs = self.elapsed.as_secs_f64();
-        cpu.filter(|_| secs > 0.0).map(|c| 100.0 * c.as_secs_f64() / secs)
+        cpu.filter(|_| secs >= 0.5).map(|c| 100.0 * c.as_secs_f64() / secs)
     }
 
     pub fn header() -> String {
@@ -186,7 +215,7 @@ impl PhaseResult {
 
     /// Error counts and the first error bodies, or nothing for a clean phase.
     pub fn error_report(&self) -> Option<String> {
-        if self.errors.is_empty() {
+        if self.errors.is_empty() || self.combined {
             return None;
         }
         let counts: Vec<String> = self.errors.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
@@ -220,6 +249,7 @@ impl PhaseResult {
             "clientCpuPercent": self.cpu_percent(self.client_cpu).map(round),
             "serverCpuPercent": self.cpu_percent(self.server_cpu).map(round),
             "serverRssKiB": self.server_rss_kib,
+            "combinedHalves": self.combined,
         })
     }
 }
@@ -242,6 +272,22 @@ mod tests {
         assert!((r.ops_per_sec() - 2.0).abs() < 1e-9);
         assert!((r.max_ms() - 10.0).abs() < 0.1);
         assert!(r.error_report().is_some_and(|s| s.contains("409 ×1") && s.contains("uniqueness")));
+    }
+
+    #[test]
+    fn combine_adds_halves() {
+        let mut a = Recorder::new();
+        a.ok(Duration::from_millis(2));
+        let mut b = Recorder::new();
+        b.error(Duration::from_millis(4), "500".into(), "PATCH", "boom");
+        let (a, b) = (
+            PhaseResult::new("a".into(), 1, a, Duration::from_secs(1)),
+            PhaseResult::new("b".into(), 1, b, Duration::from_secs(1)),
+        );
+        let c = PhaseResult::combine("c".into(), &a, &b);
+        assert_eq!((c.requests, c.error_count(), c.elapsed), (2, 1, Duration::from_secs(2)));
+        assert!((c.ops_per_sec() - 0.5).abs() < 1e-9);
+        assert!(c.error_report().is_none() && b.error_report().is_some());
     }
 
     #[test]

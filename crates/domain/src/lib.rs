@@ -8,10 +8,12 @@
 //! - [`token`]: API tokens (scope, expiry, revocation);
 //! - [`audit`]: the provisioning log;
 //! - [`activation`]: when an activation code may be redeemed or reissued;
+//! - [`admin`]: console administrators, sessions, dashboard statistics;
 //! - [`outbox`]: queued emails, leases, retry schedule and dead-lettering;
 //! - [`ports`]: the storage trait every backend implements.
 
 pub mod activation;
+pub mod admin;
 pub mod audit;
 pub mod error;
 pub mod group;

@@ -5,6 +5,7 @@
 use crate::DomainError;
 use crate::Timestamp;
 use crate::activation::RedeemError;
+use crate::admin::{AdminAccount, AdminSession, LogStats, NewSession};
 use crate::audit::{LogEntry, LogQuery, StoredLogEntry};
 use crate::group::{CreatedGroup, Group, Member, MembershipChange, MembershipOutcome, NewGroup, Tombstone};
 use crate::outbox::{Claim, FailureOutcome, OutboxCounts, OutboxMessage, OutboxState};
@@ -97,6 +98,10 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the user, its memberships and codes. `guard` may refuse.
     async fn delete_user(&self, service: ServiceId, id: &str, guard: UserGuard) -> StoreResult<User>;
     async fn query_users(&self, service: ServiceId, query: &UserQuery) -> StoreResult<Page<User>>;
+    /// Like [`Store::query_users`] without counting the matches, so a page costs one index
+    /// range whatever the directory's size: keyset pages (`userName gt <last login>`, sorted
+    /// by userName) for the console and the admin API.
+    async fn query_users_page(&self, service: ServiceId, query: &UserQuery) -> StoreResult<Vec<User>>;
     /// Counts users per status and blocked users (dashboards).
     async fn user_counts(&self, service: ServiceId, now: Timestamp) -> StoreResult<UserCounts>;
 
@@ -124,15 +129,11 @@ pub trait Store: Send + Sync + 'static {
     async fn user_groups(&self, service: ServiceId, user_id: &str) -> StoreResult<Vec<(String, String)>>;
 
     // --- activation (product.md §2.1) -------------------------------------------------------
-    // The activation and outbox methods have defaults that fail with `Internal`, only so that
-    // a backend still being written compiles; every real backend overrides all of them.
     /// Redeems the code whose hash is `code_hash`, in one transaction: the rule is
     /// [`crate::activation::check_redemption`]; when it allows, the code row is deleted (single
     /// use) and the user becomes `activated` ([`crate::activation::activate`]). The inner `Err`
     /// says why the code was refused, and then nothing was written. A used code is `Unknown`.
-    async fn redeem_activation(&self, _code_hash: &[u8], _now: Timestamp) -> StoreResult<Result<User, RedeemError>> {
-        Err(unsupported("redeem_activation"))
-    }
+    async fn redeem_activation(&self, code_hash: &[u8], now: Timestamp) -> StoreResult<Result<User, RedeemError>>;
     /// Gives a user a new activation code (an administrator's "resend"), in one transaction:
     /// [`crate::activation::prepare_reissue`] on the locked user (refusal → `Rule`), the new
     /// code replaces the old one (which stops working), pending activation emails of this
@@ -140,64 +141,42 @@ pub trait Store: Send + Sync + 'static {
     /// queued. `NotFound` when the user is not in this service.
     async fn reissue_activation(
         &self,
-        _service: ServiceId,
-        _user_id: &str,
-        _activation: NewActivation,
-    ) -> StoreResult<User> {
-        Err(unsupported("reissue_activation"))
-    }
+        service: ServiceId,
+        user_id: &str,
+        activation: NewActivation,
+    ) -> StoreResult<User>;
 
     // --- outbox ------------------------------------------------------------------------------
     /// Claims up to `claim.limit` due messages for `claim.worker` until `claim.until`, in one
     /// write: `state = 'pending' AND next_attempt_at <= now AND (claimed_until IS NULL OR
     /// claimed_until < now)`, oldest due first. No message is ever returned to two workers
     /// while a lease holds (PostgreSQL: `FOR UPDATE SKIP LOCKED` in the claiming UPDATE).
-    async fn claim_outbox(&self, _claim: &Claim) -> StoreResult<Vec<OutboxMessage>> {
-        Err(unsupported("claim_outbox"))
-    }
+    async fn claim_outbox(&self, claim: &Claim) -> StoreResult<Vec<OutboxMessage>>;
     /// Marks a claimed message sent at `at` and stores `scrubbed_payload` (the payload without
     /// secrets, [`crate::outbox::scrub_payload`]) in place of the old one. Returns false when
     /// `worker` no longer holds the message (lease lost, or the message was dropped).
     async fn outbox_sent(
         &self,
-        _id: i64,
-        _worker: &str,
-        _at: Timestamp,
-        _scrubbed_payload: serde_json::Value,
-    ) -> StoreResult<bool> {
-        Err(unsupported("outbox_sent"))
-    }
+        id: i64,
+        worker: &str,
+        at: Timestamp,
+        scrubbed_payload: serde_json::Value,
+    ) -> StoreResult<bool>;
     /// Records a failed attempt of a claimed message: `attempts + 1`, `last_error`, the lease
     /// released, and either `next_attempt_at` (retry) or `state = 'dead'`. The outcome comes
     /// from [`crate::outbox::RetryPolicy::after_failure`]. Returns false when `worker` no
     /// longer holds the message.
-    async fn outbox_failed(
-        &self,
-        _id: i64,
-        _worker: &str,
-        _error: &str,
-        _outcome: FailureOutcome,
-    ) -> StoreResult<bool> {
-        Err(unsupported("outbox_failed"))
-    }
+    async fn outbox_failed(&self, id: i64, worker: &str, error: &str, outcome: FailureOutcome) -> StoreResult<bool>;
     /// Gives back claimed messages that were not attempted (shutdown, lease running short),
     /// without counting an attempt. Returns how many were released.
-    async fn release_outbox(&self, _worker: &str, _ids: Vec<i64>) -> StoreResult<u64> {
-        Err(unsupported("release_outbox"))
-    }
+    async fn release_outbox(&self, worker: &str, ids: Vec<i64>) -> StoreResult<u64>;
     /// Messages in `state` (all when `None`), newest first, at most `limit` (administrators).
-    async fn list_outbox(&self, _state: Option<OutboxState>, _limit: u32) -> StoreResult<Vec<OutboxMessage>> {
-        Err(unsupported("list_outbox"))
-    }
+    async fn list_outbox(&self, state: Option<OutboxState>, limit: u32) -> StoreResult<Vec<OutboxMessage>>;
     /// Pending and dead messages over all services (metrics).
-    async fn outbox_counts(&self) -> StoreResult<OutboxCounts> {
-        Err(unsupported("outbox_counts"))
-    }
+    async fn outbox_counts(&self) -> StoreResult<OutboxCounts>;
     /// Puts dead messages back to `pending` with no attempts, due at `now`: the one with `id`,
     /// or every dead message when `None`. Returns how many.
-    async fn requeue_outbox(&self, _id: Option<i64>, _now: Timestamp) -> StoreResult<u64> {
-        Err(unsupported("requeue_outbox"))
-    }
+    async fn requeue_outbox(&self, id: Option<i64>, now: Timestamp) -> StoreResult<u64>;
     /// Registers a hint called after commits that queued messages (see [`OutboxListener`]).
     /// The default ignores it: workers find new messages by polling.
     fn set_outbox_listener(&self, _listener: OutboxListener) {}
@@ -208,14 +187,36 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the service's entries older than `before`; returns how many.
     async fn prune_log(&self, service: ServiceId, before: Timestamp) -> StoreResult<u64>;
 
+    // --- console administrators and sessions (product.md §3) --------------------------------
+    /// Creates an administrator. `Conflict` when the name is taken (ignoring case).
+    async fn create_admin(&self, name: &str, password_hash: &str) -> StoreResult<AdminAccount>;
+    /// The administrator with this name (ignoring case).
+    async fn admin_by_name(&self, name: &str) -> StoreResult<Option<AdminAccount>>;
+    async fn list_admins(&self) -> StoreResult<Vec<AdminAccount>>;
+    /// Replaces an administrator's password hash and ends all of its sessions, in one
+    /// transaction. `NotFound` when there is no such administrator.
+    async fn set_admin_password(&self, name: &str, password_hash: &str) -> StoreResult<AdminAccount>;
+    async fn record_admin_login(&self, admin_id: i64, at: Timestamp) -> StoreResult<()>;
+    /// Stores a new session; sessions past their expiry are deleted on the way.
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// The session whose id hashes to `id_hash`, with its administrator's name, expired or not
+    /// (the caller checks [`AdminSession::is_live_at`]).
+    async fn session_by_hash(&self, id_hash: &[u8]) -> StoreResult<Option<AdminSession>>;
+    /// Records a session's use (idle timeout).
+    async fn touch_session(&self, id_hash: &[u8], at: Timestamp) -> StoreResult<()>;
+    /// Ends a session (sign-out). Ending an unknown session is not an error.
+    async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()>;
+
+    // --- console statistics ------------------------------------------------------------------
+    /// The member count of each group of `group_ids` in this service; ids of no group of this
+    /// service are left out. One index range count per group.
+    async fn group_member_counts(&self, service: ServiceId, group_ids: &[String]) -> StoreResult<Vec<(String, u64)>>;
+    /// The newest provisioning-log entry's time, and requests and errors since `since`.
+    async fn log_stats(&self, service: ServiceId, since: Timestamp) -> StoreResult<LogStats>;
+
     // --- health ----------------------------------------------------------------------------
     /// Cheap round trip to the database (readiness).
     async fn ping(&self) -> StoreResult<()>;
-}
-
-/// What the activation and outbox defaults answer: a backend that lacks the method.
-fn unsupported(method: &str) -> StoreError {
-    StoreError::Internal(format!("this storage backend does not implement {method} yet"))
 }
 
 /// Users per status, for dashboards.

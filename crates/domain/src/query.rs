@@ -18,6 +18,19 @@ pub enum UserField {
     LastModified,
     /// Member of the group with this id.
     MemberOf,
+    /// The stored status text (`pendingActivation`…); an expired pending code still reads
+    /// `pendingActivation` here, see [`UserField::ActivationExpiresAt`].
+    Status,
+    /// Has at least one block reason (compared with a `Bool`).
+    Blocked,
+    /// Compared case-insensitively.
+    GivenName,
+    /// Compared case-insensitively.
+    FamilyName,
+    /// When the pending activation code expires (timestamp text).
+    ActivationExpiresAt,
+    /// The provisioning source (`scim`, `api`, `console`, `import`).
+    Source,
 }
 
 /// Indexed fields a group query can test.

@@ -12,6 +12,8 @@
 
 pub mod activation;
 pub mod activation_page;
+pub mod admin_auth;
+pub mod admin_ops;
 pub mod audit;
 pub mod mail_cli;
 pub mod outbox_worker;

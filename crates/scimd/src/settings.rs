@@ -70,6 +70,11 @@ pub struct ServeArgs {
     /// Requests per second allowed per API token (0: unlimited). Entra sends far fewer.
     #[arg(long, env = "SCIMD_RATE_LIMIT_PER_TOKEN", default_value_t = 2000)]
     pub rate_limit_per_token: u32,
+    /// On SIGTERM/Ctrl-C: how long requests in flight may take to finish, in seconds. After it,
+    /// connections still open are dropped (their requests were never answered) and the
+    /// process stops anyway (issue 8: shutdown is bounded).
+    #[arg(long, env = "SCIMD_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
 }
 
 /// Settings the running server needs, derived from [`ServeArgs`] once the address is bound.

@@ -22,6 +22,8 @@ pub struct Application {
     router: Router,
     state: AppState,
     outbox: crate::outbox_worker::OutboxSetup,
+    /// How long in-flight requests may take after the shutdown signal.
+    shutdown_timeout: std::time::Duration,
 }
 
 /// The first service's name, created on an empty database.
@@ -59,20 +61,42 @@ impl Application {
         crate::telemetry::spawn_outbox_gauges(Arc::clone(&state.store));
         AuditLog::spawn_retention(Arc::clone(&state.store));
         let router = router(state.clone());
-        Ok(Self { listener, router, state, outbox })
+        let shutdown_timeout = std::time::Duration::from_secs(args.shutdown_timeout_secs);
+        Ok(Self { listener, router, state, outbox, shutdown_timeout })
     }
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    /// Serves until SIGTERM or Ctrl-C, then stops accepting connections and lets in-flight
+    /// requests finish, for at most the shutdown timeout.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let audit = self.state.audit.clone();
         let outbox = self.outbox.start();
         // Connect info: the activation page rate-limits per client address.
         let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await;
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown_signal().await;
+            let _ = signalled_tx.send(());
+        };
+        let server = std::future::IntoFuture::into_future(axum::serve(self.listener, service).with_graceful_shutdown(signal));
+        // axum waits for every connection to close, without a bound: a client that never
+        // finishes sending its body would hold the process forever (issue 8).
+        let grace = self.shutdown_timeout;
+        let served = tokio::select! {
+            served = server => served,
+            () = async move {
+                if signalled_rx.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(timeout_secs = grace.as_secs(), "requests still in flight after the shutdown timeout; closing their connections");
+                Ok(())
+            }
+        };
         // Finishes the email being sent and releases the other claimed ones.
         outbox.stop().await;
         served?;

@@ -56,6 +56,8 @@ pub enum Column {
     Bool(&'static str),
     /// An `EXISTS` sub-query taking one id parameter.
     Exists(&'static str),
+    /// A boolean SQL expression (compared with `Bool` values).
+    BoolExpr(&'static str),
 }
 
 pub fn user_column(f: UserField) -> Column {
@@ -72,6 +74,13 @@ pub fn user_column(f: UserField) -> Column {
             "EXISTS (SELECT 1 FROM group_members gm JOIN groups g ON g.pk = gm.group_pk \
              WHERE gm.user_pk = u.pk AND g.id = {})",
         ),
+        UserField::Status => Column::Text { column: "u.status", fold: false },
+        UserField::Blocked => Column::BoolExpr("EXISTS (SELECT 1 FROM user_block_reasons r WHERE r.user_pk = u.pk)"),
+        // Not stored folded: folded in the query (`lower` is ASCII-only on SQLite).
+        UserField::GivenName => Column::Text { column: "lower(u.given_name)", fold: true },
+        UserField::FamilyName => Column::Text { column: "lower(u.family_name)", fold: true },
+        UserField::ActivationExpiresAt => Column::Text { column: "u.activation_expires_at", fold: false },
+        UserField::Source => Column::Text { column: "u.source", fold: false },
     }
 }
 
@@ -131,6 +140,12 @@ impl<'d> Compiler<'d> {
                 (Op::Present, _) => "1=1".into(),
                 (Op::Eq, QueryValue::Bool(b)) => format!("{c} = {}", self.dialect.bool_literal(*b)),
                 (Op::Ne, QueryValue::Bool(b)) => format!("{c} <> {}", self.dialect.bool_literal(*b)),
+                _ => "1=0".into(),
+            },
+            Column::BoolExpr(e) => match (op, v) {
+                (Op::Present, _) => "1=1".into(),
+                (Op::Eq, QueryValue::Bool(true)) | (Op::Ne, QueryValue::Bool(false)) => e.to_owned(),
+                (Op::Eq, QueryValue::Bool(false)) | (Op::Ne, QueryValue::Bool(true)) => format!("NOT {e}"),
                 _ => "1=0".into(),
             },
             Column::Exists(template) => match (op, v) {

@@ -70,6 +70,10 @@ both_backends!(
     provisioning_log_appends_queries_and_prunes,
     concurrent_member_adds_lose_nothing,
     concurrent_creates_of_one_login_make_one_user,
+    admins_are_unique_ignoring_case_and_a_new_password_ends_sessions,
+    sessions_are_found_by_hash_touched_and_deleted,
+    console_statistics_count_members_and_log_activity,
+    console_user_search_by_status_blocked_names_and_keyset_pages,
 );
 
 fn new_user(f: &Fixture, login: &str) -> NewUser {
@@ -509,4 +513,168 @@ async fn concurrent_creates_of_one_login_make_one_user(f: Fixture) {
         }
     }
     assert_eq!(ok, 1);
+}
+
+async fn admins_are_unique_ignoring_case_and_a_new_password_ends_sessions(f: Fixture) {
+    let a = f.store.create_admin("Admin", "$argon2id$hash1").await.unwrap();
+    assert_eq!((a.name.as_str(), a.password_hash.as_str(), a.last_login), ("Admin", "$argon2id$hash1", None));
+    let dup = f.store.create_admin("admin", "$argon2id$other").await;
+    assert!(matches!(dup, Err(StoreError::Conflict(ref d)) if d.contains("admin")), "{dup:?}");
+    assert_eq!(f.store.admin_by_name("ADMIN").await.unwrap().map(|a| a.id), Some(a.id));
+    assert_eq!(f.store.admin_by_name("nobody").await.unwrap(), None);
+    f.store.create_admin("bob", "$argon2id$b").await.unwrap();
+    let names: Vec<String> = f.store.list_admins().await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["Admin", "bob"]);
+
+    let now = domain::now();
+    f.store.record_admin_login(a.id, now).await.unwrap();
+    assert_eq!(f.store.admin_by_name("admin").await.unwrap().unwrap().last_login, Some(now));
+    f.store.create_session(session(a.id, b"s1", now)).await.unwrap();
+    let changed = f.store.set_admin_password("admin", "$argon2id$hash2").await.unwrap();
+    assert_eq!(changed.password_hash, "$argon2id$hash2");
+    assert_eq!(f.store.admin_by_name("admin").await.unwrap().unwrap().password_hash, "$argon2id$hash2");
+    assert_eq!(f.store.session_by_hash(b"s1").await.unwrap(), None, "a new password ends the sessions");
+    assert!(matches!(f.store.set_admin_password("nobody", "x").await, Err(StoreError::NotFound)));
+}
+
+fn session(admin_id: i64, id_hash: &[u8], created: domain::Timestamp) -> domain::admin::NewSession {
+    domain::admin::NewSession {
+        id_hash: id_hash.to_vec(),
+        admin_id,
+        csrf_token: "csrf".into(),
+        created,
+        expires_at: created + domain::admin::SESSION_LIFETIME,
+    }
+}
+
+async fn sessions_are_found_by_hash_touched_and_deleted(f: Fixture) {
+    let a = f.store.create_admin("admin", "h").await.unwrap();
+    let t0 = domain::now() - time::Duration::days(2);
+    // An old, expired session is cleaned up when a new one is created.
+    f.store.create_session(session(a.id, b"old", t0)).await.unwrap();
+    let now = domain::now();
+    f.store.create_session(session(a.id, b"new", now)).await.unwrap();
+    assert_eq!(f.store.session_by_hash(b"old").await.unwrap(), None);
+    let s = f.store.session_by_hash(b"new").await.unwrap().unwrap();
+    assert_eq!((s.admin_id, s.admin_name.as_str(), s.csrf_token.as_str()), (a.id, "admin", "csrf"));
+    assert_eq!((s.created, s.last_seen, s.expires_at), (now, now, now + domain::admin::SESSION_LIFETIME));
+    assert!(s.is_live_at(now));
+    let later = now + time::Duration::minutes(30);
+    f.store.touch_session(b"new", later).await.unwrap();
+    assert_eq!(f.store.session_by_hash(b"new").await.unwrap().unwrap().last_seen, later);
+    f.store.delete_session(b"new").await.unwrap();
+    assert_eq!(f.store.session_by_hash(b"new").await.unwrap(), None);
+    f.store.delete_session(b"new").await.unwrap();
+}
+
+async fn console_statistics_count_members_and_log_activity(f: Fixture) {
+    let (a, b) = (user(&f, "alice").await, user(&f, "bob").await);
+    let g1 = group(&f, "two", None, &[&a, &b]).await;
+    let g2 = group(&f, "none", None, &[]).await;
+    let mut counts = f
+        .store
+        .group_member_counts(f.service, &[g1.clone(), g2.clone(), "missing".into()])
+        .await
+        .unwrap();
+    counts.sort();
+    let mut expected = vec![(g1, 2), (g2, 0)];
+    expected.sort();
+    assert_eq!(counts, expected);
+
+    let empty = f.store.log_stats(f.service, domain::now() - time::Duration::DAY).await.unwrap();
+    assert_eq!(empty, domain::admin::LogStats::default());
+    let now = domain::now();
+    let entry = |status: u16, time: domain::Timestamp| domain::audit::LogEntry {
+        service: f.service,
+        time,
+        request_id: "r".into(),
+        method: "GET".into(),
+        resource_type: "User".into(),
+        resource_id: None,
+        operation: "list".into(),
+        status,
+        error_detail: None,
+        warnings: vec![],
+    };
+    f.store
+        .append_log(vec![
+            entry(200, now - time::Duration::days(3)),
+            entry(500, now - time::Duration::days(3)),
+            entry(200, now - time::Duration::hours(1)),
+            entry(409, now - time::Duration::minutes(1)),
+            entry(201, now),
+        ])
+        .await
+        .unwrap();
+    let stats = f.store.log_stats(f.service, now - time::Duration::DAY).await.unwrap();
+    assert_eq!(stats, domain::admin::LogStats { last_request: Some(now), requests: 3, errors: 1 });
+    let other = f.store.create_service("other", ServiceParams::default()).await.unwrap().id;
+    assert_eq!(f.store.log_stats(other, now - time::Duration::DAY).await.unwrap().requests, 0);
+}
+
+async fn console_user_search_by_status_blocked_names_and_keyset_pages(f: Fixture) {
+    let mut ids = std::collections::HashMap::new();
+    for (login, given, family) in
+        [("ann", "Ann", "Smith"), ("ben", "Ben", "Jones"), ("cat", "Cat", "SMITHERS"), ("dan", "Dan", "Brown")]
+    {
+        let mut nu = new_user(&f, login);
+        nu.profile.given_name = Some(given.into());
+        nu.profile.family_name = Some(family.into());
+        if login == "dan" {
+            nu.source = ProvisioningSource::Api;
+        }
+        let status = if login == "ben" { UserStatus::Activated } else { UserStatus::NotActivated };
+        ids.insert(login, f.store.create_user(nu, status, None).await.unwrap().id);
+    }
+    f.store
+        .update_user(
+            f.service,
+            &ids["cat"],
+            Box::new(|u| {
+                u.block_reasons.insert(BlockReason::Admin);
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    let logins = |cond: Condition<UserField>| {
+        let store = Arc::clone(&f.store);
+        let service = f.service;
+        async move {
+            let q = Query { condition: cond, sort: Some((UserField::UserName, SortDirection::Ascending)), page: None };
+            store.query_users(service, &q).await.unwrap().items.into_iter().map(|u| u.user_name).collect::<Vec<_>>()
+        }
+    };
+    let text = |v: &str| QueryValue::Text(v.into());
+    assert_eq!(logins(Condition::Cmp(UserField::Blocked, Op::Eq, QueryValue::Bool(true))).await, ["cat"]);
+    assert_eq!(logins(Condition::Cmp(UserField::Blocked, Op::Eq, QueryValue::Bool(false))).await, ["ann", "ben", "dan"]);
+    assert_eq!(logins(Condition::Cmp(UserField::Status, Op::Eq, text("activated"))).await, ["ben"]);
+    assert_eq!(logins(Condition::Cmp(UserField::FamilyName, Op::Contains, text("smith"))).await, ["ann", "cat"]);
+    assert_eq!(logins(Condition::Cmp(UserField::GivenName, Op::StartsWith, text("D"))).await, ["dan"]);
+    assert_eq!(logins(Condition::Cmp(UserField::Source, Op::Eq, text("api"))).await, ["dan"]);
+    assert_eq!(logins(Condition::Cmp(UserField::ActivationExpiresAt, Op::Present, QueryValue::None)).await.len(), 0);
+
+    // Keyset pages in login order: each page starts after the previous page's last login.
+    let page = |after: Option<&str>| {
+        let store = Arc::clone(&f.store);
+        let service = f.service;
+        let condition = match after {
+            Some(a) => Condition::Cmp(UserField::UserName, Op::Gt, text(a)),
+            None => Condition::True,
+        };
+        async move {
+            let q = Query {
+                condition,
+                sort: Some((UserField::UserName, SortDirection::Ascending)),
+                page: Some(PageRequest { offset: 0, limit: 2 }),
+            };
+            let counted = store.query_users(service, &q).await.unwrap().items;
+            let page = store.query_users_page(service, &q).await.unwrap();
+            assert_eq!(counted, page);
+            page.into_iter().map(|u| u.user_name).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(None).await, ["ann", "ben"]);
+    assert_eq!(page(Some("BEN")).await, ["cat", "dan"]);
+    assert!(page(Some("dan")).await.is_empty());
 }

@@ -57,7 +57,7 @@ fn too_many_requests(wait_seconds: u64) -> ApiError {
 }
 
 /// Records the token's last use, at most once a minute per token and off the request path.
-fn touch(state: &AppState, token_id: i64) {
+pub(crate) fn touch(state: &AppState, token_id: i64) {
     let now = std::time::Instant::now();
     let due = state.token_touches.lock().is_ok_and(|mut seen| {
         let due = seen.get(&token_id).is_none_or(|t| now.duration_since(*t).as_secs() >= 60);

@@ -4,6 +4,7 @@
 //! write ever rests on a stale read of a member list.
 
 mod activation;
+mod admin;
 mod groups;
 mod log;
 mod outbox;
@@ -16,7 +17,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql")),
+];
 
 /// Serialises migrations of several processes starting at once.
 const MIGRATION_LOCK: i64 = 0x5c1d_0001;
@@ -46,12 +50,19 @@ impl Default for PgOptions {
 
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
+/// Classifies a database error: anything that says "the database cannot serve you right now"
+/// (connection lost or refused, server shutting down, too many connections, SQLSTATE classes
+/// 08 and 57P, 53300) is `Unavailable` (503, retried by Entra); the rest is internal.
 pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
-    if e.is_closed() || e.code().is_none() {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Internal(e.to_string())
-    }
+    let unavailable = e.is_closed()
+        || match e.code() {
+            None => true,
+            Some(code) => {
+                let c = code.code();
+                c.starts_with("08") || c.starts_with("57P") || c == "53300" || c == "3D000"
+            }
+        };
+    if unavailable { StoreError::Unavailable(e.to_string()) } else { StoreError::Internal(e.to_string()) }
 }
 
 pub(crate) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
@@ -251,6 +262,9 @@ impl domain::ports::Store for PgStore {
     async fn query_users(&self, service: ServiceId, query: &UserQuery) -> StoreResult<Page<User>> {
         users::query_users(&self.client().await?, service, query).await
     }
+    async fn query_users_page(&self, service: ServiceId, query: &UserQuery) -> StoreResult<Vec<User>> {
+        users::query_users_page(&self.client().await?, service, query).await
+    }
     async fn user_counts(&self, service: ServiceId, now: domain::Timestamp) -> StoreResult<UserCounts> {
         users::user_counts(&self.client().await?, service, now).await
     }
@@ -377,6 +391,43 @@ impl domain::ports::Store for PgStore {
     }
     async fn prune_log(&self, service: ServiceId, before: domain::Timestamp) -> StoreResult<u64> {
         log::prune(&self.client().await?, service, before).await
+    }
+    async fn create_admin(&self, name: &str, password_hash: &str) -> StoreResult<domain::admin::AdminAccount> {
+        admin::create_admin(&self.client().await?, name, password_hash).await
+    }
+    async fn admin_by_name(&self, name: &str) -> StoreResult<Option<domain::admin::AdminAccount>> {
+        admin::admin_by_name(&self.client().await?, name).await
+    }
+    async fn list_admins(&self) -> StoreResult<Vec<domain::admin::AdminAccount>> {
+        admin::list_admins(&self.client().await?).await
+    }
+    async fn set_admin_password(&self, name: &str, password_hash: &str) -> StoreResult<domain::admin::AdminAccount> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        let admin = admin::set_password(&tx, name, password_hash).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(admin)
+    }
+    async fn record_admin_login(&self, admin_id: i64, at: domain::Timestamp) -> StoreResult<()> {
+        admin::record_login(&self.client().await?, admin_id, at).await
+    }
+    async fn create_session(&self, session: domain::admin::NewSession) -> StoreResult<()> {
+        admin::create_session(&self.client().await?, session).await
+    }
+    async fn session_by_hash(&self, id_hash: &[u8]) -> StoreResult<Option<domain::admin::AdminSession>> {
+        admin::session_by_hash(&self.client().await?, id_hash).await
+    }
+    async fn touch_session(&self, id_hash: &[u8], at: domain::Timestamp) -> StoreResult<()> {
+        admin::touch_session(&self.client().await?, id_hash, at).await
+    }
+    async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()> {
+        admin::delete_session(&self.client().await?, id_hash).await
+    }
+    async fn group_member_counts(&self, service: ServiceId, group_ids: &[String]) -> StoreResult<Vec<(String, u64)>> {
+        admin::group_member_counts(&self.client().await?, service, group_ids).await
+    }
+    async fn log_stats(&self, service: ServiceId, since: domain::Timestamp) -> StoreResult<domain::admin::LogStats> {
+        admin::log_stats(&self.client().await?, service, since).await
     }
     async fn ping(&self) -> StoreResult<()> {
         let client = self.client().await?;

@@ -253,12 +253,35 @@ fn sort_column(f: UserField) -> &'static str {
         UserField::Email => "u.email_key",
         UserField::DisplayName => "u.display_name_key",
         UserField::Active => "u.active",
-        UserField::Created | UserField::MemberOf => "u.created",
+        UserField::Created | UserField::MemberOf | UserField::Blocked => "u.created",
         UserField::LastModified => "u.last_modified",
+        UserField::Status => "u.status",
+        UserField::GivenName => "lower(u.given_name)",
+        UserField::FamilyName => "lower(u.family_name)",
+        UserField::ActivationExpiresAt => "u.activation_expires_at",
+        UserField::Source => "u.source",
     }
 }
 
 pub(crate) async fn query_users<C: GenericClient>(c: &C, service: ServiceId, q: &UserQuery) -> StoreResult<Page<User>> {
+    query_users_counted(c, service, q, true).await
+}
+
+/// One page without the total.
+pub(crate) async fn query_users_page<C: GenericClient>(
+    c: &C,
+    service: ServiceId,
+    q: &UserQuery,
+) -> StoreResult<Vec<User>> {
+    Ok(query_users_counted(c, service, q, false).await?.items)
+}
+
+async fn query_users_counted<C: GenericClient>(
+    c: &C,
+    service: ServiceId,
+    q: &UserQuery,
+    count: bool,
+) -> StoreResult<Page<User>> {
     let mut compiler = Compiler::new(&Postgres);
     let service_param = compiler.bind(SqlParam::Int(service.0));
     let cond = compiler.condition(&q.condition, &user_column);
@@ -267,6 +290,10 @@ pub(crate) async fn query_users<C: GenericClient>(c: &C, service: ServiceId, q: 
     let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
         boxed.iter().map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
     let order = match q.sort {
+        // Logins are never NULL and unique per service: the order is the login index's own, so
+        // a keyset page (`userName gt <last>`) reads just its rows.
+        Some((UserField::UserName, SortDirection::Ascending)) => "u.user_name_key ASC".to_owned(),
+        Some((UserField::UserName, SortDirection::Descending)) => "u.user_name_key DESC".to_owned(),
         Some((f, SortDirection::Ascending)) => format!("{} ASC NULLS LAST, u.pk", sort_column(f)),
         Some((f, SortDirection::Descending)) => format!("{} DESC NULLS FIRST, u.pk", sort_column(f)),
         None => "u.pk".to_owned(),
@@ -285,7 +312,7 @@ pub(crate) async fn query_users<C: GenericClient>(c: &C, service: ServiceId, q: 
     .await
     .map_err(pg_err)?;
     let items = rows.iter().map(|r| user_from_row(r).map(|(_, u)| u)).collect::<StoreResult<Vec<_>>>()?;
-    let total = if q.page.is_none() || (offset == 0 && (items.len() as u64) < limit) {
+    let total = if !count || q.page.is_none() || (offset == 0 && (items.len() as u64) < limit) {
         items.len() as u64
     } else {
         let row = query_opt(c, &format!("SELECT COUNT(*) FROM users u WHERE {where_sql}"), params.as_slice())

@@ -9,6 +9,7 @@
 //!   the writer.
 
 mod activation;
+mod admin;
 mod groups;
 mod log;
 mod outbox;
@@ -22,7 +23,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 
 /// Migrations, in order. The version is the file's number; both backends use the same numbers.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql")),
+];
 
 /// Most jobs committed together in one transaction.
 const MAX_BATCH: usize = 512;
@@ -316,6 +320,14 @@ impl domain::ports::Store for SqliteStore {
         let query = query.clone();
         self.read(move |c| users::query_users(c, service, &query)).await
     }
+    async fn query_users_page(
+        &self,
+        service: domain::service::ServiceId,
+        query: &domain::query::UserQuery,
+    ) -> StoreResult<Vec<domain::user::User>> {
+        let query = query.clone();
+        self.read(move |c| users::query_users_page(c, service, &query)).await
+    }
     async fn user_counts(
         &self,
         service: domain::service::ServiceId,
@@ -462,6 +474,54 @@ impl domain::ports::Store for SqliteStore {
     }
     async fn prune_log(&self, service: domain::service::ServiceId, before: domain::Timestamp) -> StoreResult<u64> {
         self.write(move |c| log::prune(c, service, before)).await
+    }
+    async fn create_admin(&self, name: &str, password_hash: &str) -> StoreResult<domain::admin::AdminAccount> {
+        let (name, hash) = (name.to_owned(), password_hash.to_owned());
+        self.write(move |c| admin::create_admin(c, &name, &hash)).await
+    }
+    async fn admin_by_name(&self, name: &str) -> StoreResult<Option<domain::admin::AdminAccount>> {
+        let name = name.to_owned();
+        self.read(move |c| admin::admin_by_name(c, &name)).await
+    }
+    async fn list_admins(&self) -> StoreResult<Vec<domain::admin::AdminAccount>> {
+        self.read(admin::list_admins).await
+    }
+    async fn set_admin_password(&self, name: &str, password_hash: &str) -> StoreResult<domain::admin::AdminAccount> {
+        let (name, hash) = (name.to_owned(), password_hash.to_owned());
+        self.write(move |c| admin::set_password(c, &name, &hash)).await
+    }
+    async fn record_admin_login(&self, admin_id: i64, at: domain::Timestamp) -> StoreResult<()> {
+        self.write(move |c| admin::record_login(c, admin_id, at)).await
+    }
+    async fn create_session(&self, session: domain::admin::NewSession) -> StoreResult<()> {
+        self.write(move |c| admin::create_session(c, session)).await
+    }
+    async fn session_by_hash(&self, id_hash: &[u8]) -> StoreResult<Option<domain::admin::AdminSession>> {
+        let id_hash = id_hash.to_vec();
+        self.read(move |c| admin::session_by_hash(c, &id_hash)).await
+    }
+    async fn touch_session(&self, id_hash: &[u8], at: domain::Timestamp) -> StoreResult<()> {
+        let id_hash = id_hash.to_vec();
+        self.write(move |c| admin::touch_session(c, &id_hash, at)).await
+    }
+    async fn delete_session(&self, id_hash: &[u8]) -> StoreResult<()> {
+        let id_hash = id_hash.to_vec();
+        self.write(move |c| admin::delete_session(c, &id_hash)).await
+    }
+    async fn group_member_counts(
+        &self,
+        service: domain::service::ServiceId,
+        group_ids: &[String],
+    ) -> StoreResult<Vec<(String, u64)>> {
+        let ids = group_ids.to_vec();
+        self.read(move |c| admin::group_member_counts(c, service, &ids)).await
+    }
+    async fn log_stats(
+        &self,
+        service: domain::service::ServiceId,
+        since: domain::Timestamp,
+    ) -> StoreResult<domain::admin::LogStats> {
+        self.read(move |c| admin::log_stats(c, service, since)).await
     }
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await

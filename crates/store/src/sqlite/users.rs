@@ -233,12 +233,26 @@ fn sort_column(f: UserField) -> &'static str {
         UserField::Email => "u.email_key",
         UserField::DisplayName => "u.display_name_key",
         UserField::Active => "u.active",
-        UserField::Created | UserField::MemberOf => "u.created",
+        UserField::Created | UserField::MemberOf | UserField::Blocked => "u.created",
         UserField::LastModified => "u.last_modified",
+        UserField::Status => "u.status",
+        UserField::GivenName => "lower(u.given_name)",
+        UserField::FamilyName => "lower(u.family_name)",
+        UserField::ActivationExpiresAt => "u.activation_expires_at",
+        UserField::Source => "u.source",
     }
 }
 
 pub(crate) fn query_users(c: &Connection, service: ServiceId, q: &UserQuery) -> StoreResult<Page<User>> {
+    query_users_counted(c, service, q, true)
+}
+
+/// One page without the total (`total` is the page's length).
+pub(crate) fn query_users_page(c: &Connection, service: ServiceId, q: &UserQuery) -> StoreResult<Vec<User>> {
+    Ok(query_users_counted(c, service, q, false)?.items)
+}
+
+fn query_users_counted(c: &Connection, service: ServiceId, q: &UserQuery, count: bool) -> StoreResult<Page<User>> {
     let mut compiler = Compiler::new(&Sqlite);
     let service_param = compiler.bind(SqlParam::Int(service.0));
     let cond = compiler.condition(&q.condition, &user_column);
@@ -247,6 +261,10 @@ pub(crate) fn query_users(c: &Connection, service: ServiceId, q: &UserQuery) -> 
     let param_refs: Vec<&dyn rusqlite::ToSql> = params.iter().map(|b| b.as_ref()).collect();
 
     let order = match q.sort {
+        // Logins are never NULL and unique per service: the order is the login index's own, so
+        // a keyset page (`userName gt <last>`) reads just its rows.
+        Some((UserField::UserName, SortDirection::Ascending)) => "u.user_name_key ASC".to_owned(),
+        Some((UserField::UserName, SortDirection::Descending)) => "u.user_name_key DESC".to_owned(),
         Some((f, SortDirection::Ascending)) => format!("{} ASC NULLS LAST, u.pk", sort_column(f)),
         Some((f, SortDirection::Descending)) => format!("{} DESC NULLS FIRST, u.pk", sort_column(f)),
         None => "u.pk".to_owned(),
@@ -264,7 +282,7 @@ pub(crate) fn query_users(c: &Connection, service: ServiceId, q: &UserQuery) -> 
         .query_map(param_refs.as_slice(), user_from_row)
         .and_then(|rows| rows.map(|r| r.map(|(_, u)| u)).collect::<rusqlite::Result<Vec<_>>>())
         .map_err(internal)?;
-    let total = if q.page.is_none() || (offset == 0 && (items.len() as i64) < limit) {
+    let total = if !count || q.page.is_none() || (offset == 0 && (items.len() as i64) < limit) {
         items.len() as u64
     } else {
         c.prepare_cached(&format!("SELECT COUNT(*) FROM users u WHERE {where_sql}"))
