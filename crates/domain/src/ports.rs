@@ -79,6 +79,11 @@ pub trait Store: Send + Sync + 'static {
     /// Looks a token up by the hash of its secret (the lookup key is a hash, so the database
     /// never compares secrets).
     async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<ApiToken>>;
+    /// The token with this hash and its service, in one round trip: every request needs both.
+    async fn authenticate(&self, hash: &[u8]) -> StoreResult<Option<(ApiToken, Service)>> {
+        let Some(token) = self.token_by_hash(hash).await? else { return Ok(None) };
+        Ok(self.service_by_id(token.service).await?.map(|s| (token, s)))
+    }
     async fn list_tokens(&self, service: Option<ServiceId>) -> StoreResult<Vec<ApiToken>>;
     /// Revokes at once. `service` restricts the revocation to that service's tokens.
     async fn revoke_token(&self, service: Option<ServiceId>, id: i64) -> StoreResult<ApiToken>;

@@ -63,12 +63,22 @@ pub async fn check(
     scope: TokenScope,
     now: Timestamp,
 ) -> Result<Result<ApiToken, TokenRejection>, domain::ports::StoreError> {
+    Ok(check_with_service(store, presented, scope, now).await?.map(|(token, _)| token))
+}
+
+/// [`check`], also returning the token's service (one database round trip for both).
+pub async fn check_with_service(
+    store: &dyn Store,
+    presented: Option<&str>,
+    scope: TokenScope,
+    now: Timestamp,
+) -> Result<Result<(ApiToken, domain::service::Service), TokenRejection>, domain::ports::StoreError> {
     let Some(token) = presented else { return Ok(Err(TokenRejection::Missing)) };
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(Err(TokenRejection::Malformed));
     }
     let hash = hash_token(token);
-    let Some(record) = store.token_by_hash(&hash).await? else { return Ok(Err(TokenRejection::Unknown)) };
+    let Some((record, service)) = store.authenticate(&hash).await? else { return Ok(Err(TokenRejection::Unknown)) };
     if record.revoked_at.is_some() {
         return Ok(Err(TokenRejection::Revoked));
     }
@@ -78,5 +88,5 @@ pub async fn check(
     if record.scope != scope {
         return Ok(Err(TokenRejection::WrongScope));
     }
-    Ok(Ok(record))
+    Ok(Ok((record, service)))
 }

@@ -38,7 +38,7 @@ pub fn finish(state: &AppState, caller: &ScimCaller, op: Operation, result: Resu
         crate::telemetry::provisioning_error(&caller.service.name);
     }
     for w in &op.warnings {
-        tracing::warn!(service = %caller.service.name, request_id = %caller.request_id, warning = %w, "provisioning warning");
+        tracing::debug!(service = %caller.service.name, request_id = %caller.request_id, note = %w, "provisioning note");
     }
     state.audit.record(LogEntry {
         service: caller.service.id,

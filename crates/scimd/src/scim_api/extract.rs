@@ -26,7 +26,8 @@ impl FromRequestParts<AppState> for ScimCaller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
-        let token = crate::tokens::check(state.store.as_ref(), presented, TokenScope::Scim, domain::now())
+        let (token, service) =
+            crate::tokens::check_with_service(state.store.as_ref(), presented, TokenScope::Scim, domain::now())
             .await?
             .map_err(|why| {
                 tracing::info!(reason = ?why, "SCIM request refused: bad token");
@@ -36,11 +37,6 @@ impl FromRequestParts<AppState> for ScimCaller {
             return Err(too_many_requests(wait));
         }
         touch(state, token.id);
-        let service = state
-            .store
-            .service_by_id(token.service)
-            .await?
-            .ok_or_else(|| unauthorized("the token's service no longer exists"))?;
         let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         Ok(Self { service, request_id })
     }

@@ -221,6 +221,9 @@ impl domain::ports::Store for PgStore {
     async fn token_by_hash(&self, hash: &[u8]) -> StoreResult<Option<ApiToken>> {
         services::token_by_hash(&self.client().await?, hash).await
     }
+    async fn authenticate(&self, hash: &[u8]) -> StoreResult<Option<(ApiToken, Service)>> {
+        services::authenticate(&self.client().await?, hash).await
+    }
     async fn list_tokens(&self, service: Option<ServiceId>) -> StoreResult<Vec<ApiToken>> {
         services::list_tokens(&self.client().await?, service).await
     }

@@ -120,6 +120,23 @@ pub(crate) async fn token_by_hash<C: GenericClient>(c: &C, hash: &[u8]) -> Store
         .transpose()
 }
 
+pub(crate) async fn authenticate<C: GenericClient>(c: &C, hash: &[u8]) -> StoreResult<Option<(ApiToken, Service)>> {
+    let sql = format!(
+        "SELECT {}, s.id, s.name, s.params, s.created FROM api_tokens t JOIN services s ON s.id = t.service_id \
+         WHERE t.hash = $1",
+        TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    let Some(r) = query_opt(c, &sql, &[&hash]).await.map_err(pg_err)? else { return Ok(None) };
+    let token = token_from_row(&r)?;
+    let service = Service {
+        id: ServiceId(r.get(9)),
+        name: r.get(10),
+        params: serde_json::from_str(r.get::<_, &str>(11)).map_err(bad)?,
+        created: parse_ts(r.get::<_, &str>(12))?,
+    };
+    Ok(Some((token, service)))
+}
+
 pub(crate) async fn list_tokens<C: GenericClient>(c: &C, service: Option<ServiceId>) -> StoreResult<Vec<ApiToken>> {
     let rows = query(
         c,

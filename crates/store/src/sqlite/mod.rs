@@ -261,6 +261,13 @@ impl domain::ports::Store for SqliteStore {
         let hash = hash.to_vec();
         self.read(move |c| services::token_by_hash(c, &hash)).await
     }
+    async fn authenticate(
+        &self,
+        hash: &[u8],
+    ) -> StoreResult<Option<(domain::token::ApiToken, domain::service::Service)>> {
+        let hash = hash.to_vec();
+        self.read(move |c| services::authenticate(c, &hash)).await
+    }
     async fn list_tokens(
         &self,
         service: Option<domain::service::ServiceId>,

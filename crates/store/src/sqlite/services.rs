@@ -112,6 +112,30 @@ pub(crate) fn token_by_hash(c: &Connection, hash: &[u8]) -> StoreResult<Option<A
         .map_err(internal)
 }
 
+pub(crate) fn authenticate(c: &Connection, hash: &[u8]) -> StoreResult<Option<(ApiToken, Service)>> {
+    let sql = format!(
+        "SELECT {}, s.id, s.name, s.params, s.created FROM api_tokens t JOIN services s ON s.id = t.service_id \
+         WHERE t.hash = ?1",
+        TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    c.prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_row([hash], |r| {
+                let token = token_from_row(r)?;
+                let params: String = r.get(11)?;
+                let service = Service {
+                    id: ServiceId(r.get(9)?),
+                    name: r.get(10)?,
+                    params: serde_json::from_str(&params).map_err(|e| super::rows::bad_data(e.to_string()))?,
+                    created: parse_ts(&r.get::<_, String>(12)?)?,
+                };
+                Ok((token, service))
+            })
+            .optional()
+        })
+        .map_err(internal)
+}
+
 pub(crate) fn list_tokens(c: &Connection, service: Option<ServiceId>) -> StoreResult<Vec<ApiToken>> {
     let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE (?1 IS NULL OR service_id = ?1) ORDER BY id");
     c.prepare_cached(&sql)
