@@ -16,7 +16,7 @@ fn id(user: &Value) -> String {
     user["id"].as_str().expect("id").to_owned()
 }
 
-#[tokio::test]
+crate::both_backends! {
 async fn entra_users_get_one_email_in_their_language_and_activate_once() {
     let (smtp, srv) = with_smtp().await;
     let en = srv.create_user(&srv.token, "jane@contoso.com", Some("jane.doe@contoso.com"), None).await;
@@ -81,7 +81,6 @@ async fn entra_users_get_one_email_in_their_language_and_activate_once() {
     assert!(outbox.iter().all(|(_, state, _, _)| state == "sent"), "{outbox:?}");
 }
 
-#[tokio::test]
 async fn a_blocked_user_cannot_activate_until_unblocked() {
     let (smtp, srv) = with_smtp().await;
     let user = srv.create_user(&srv.token, "bob@contoso.com", Some("bob@contoso.com"), None).await;
@@ -99,7 +98,6 @@ async fn a_blocked_user_cannot_activate_until_unblocked() {
     assert_eq!(srv.status(&id(&user)).await, "activated");
 }
 
-#[tokio::test]
 async fn a_service_without_activation_emails_sends_nothing() {
     let (smtp, srv) = with_smtp().await;
     let created = srv.cli(&["service", "create", "quiet", "--no-activation-email"]).await;
@@ -121,7 +119,6 @@ async fn a_service_without_activation_emails_sends_nothing() {
     assert!(srv.outbox().await.is_empty(), "nothing queued");
 }
 
-#[tokio::test]
 async fn without_smtp_emails_are_written_as_eml_files() {
     let mut srv = Server::start(ServeOptions::default()).await;
     let user = srv.create_user(&srv.token, "erin@contoso.com", Some("erin@contoso.com"), Some("fr-FR")).await;
@@ -148,7 +145,6 @@ async fn without_smtp_emails_are_written_as_eml_files() {
     assert!(srv.log().contains("outbox worker stopped"));
 }
 
-#[tokio::test]
 async fn resend_activation_replaces_the_code() {
     let (smtp, srv) = with_smtp().await;
     let user = srv.create_user(&srv.token, "Frank@Contoso.com", Some("frank@contoso.com"), None).await;
@@ -177,7 +173,6 @@ async fn resend_activation_replaces_the_code() {
     assert!(!out.success && out.stderr.contains("no user with login"), "{}", out.stderr);
 }
 
-#[tokio::test]
 async fn redemption_attempts_are_rate_limited_per_client() {
     let srv = Server::start(ServeOptions::default()).await;
     let mut statuses = Vec::new();
@@ -190,4 +185,5 @@ async fn redemption_attempts_are_rate_limited_per_client() {
     let resp = srv.client.post(format!("{}/activate", srv.root_url)).form(&[("code", "x")]).send().await.expect("POST");
     assert_eq!(resp.status().as_u16(), 429);
     assert!(resp.headers().get("retry-after").is_some(), "Retry-After is set");
+}
 }

@@ -252,6 +252,34 @@ fn decode_base64(s: &str) -> String {
 
 // --- scimd -------------------------------------------------------------------------------------
 
+/// Which database the servers of the running test use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    /// Set by `both_backends!` for the duration of one test.
+    pub static BACKEND: Backend;
+}
+
+/// PostgreSQL variants are skipped only on explicit request (never in CI).
+pub fn skip_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_err() && std::env::var("SCIMD_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+/// `SCIMD_DATABASE_URL` of a fresh PostgreSQL database when the test runs on PostgreSQL.
+async fn database_env() -> Option<(String, String)> {
+    if BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite) != Backend::Postgres {
+        return None;
+    }
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL is not set: run scripts/test-all.sh, or set SCIMD_TEST_SKIP_POSTGRES=1");
+    let url = store::postgres::create_scratch_database(&admin).await.expect("a fresh PostgreSQL database");
+    Some(("SCIMD_DATABASE_URL".to_owned(), url))
+}
+
 /// What a CLI run printed.
 #[derive(Debug)]
 pub struct CliOutput {
@@ -297,7 +325,8 @@ fn clear_scimd_env(cmd: &mut Command) {
 }
 
 impl Server {
-    pub async fn start(options: ServeOptions) -> Self {
+    pub async fn start(mut options: ServeOptions) -> Self {
+        options.env.extend(database_env().await);
         let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
         let mut srv = Self {
             root_url: String::new(),
@@ -404,6 +433,7 @@ impl Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimd"));
         cmd.args(args).arg("--data-dir").arg(&self.data_dir);
         clear_scimd_env(&mut cmd);
+        cmd.envs(self.options.env.iter().filter(|(k, _)| k == "SCIMD_DATABASE_URL").cloned());
         let out = cmd.stdin(Stdio::null()).output().await.expect("run scimd");
         CliOutput {
             success: out.status.success(),

@@ -9,7 +9,7 @@ fn patient() -> Vec<(String, String)> {
     vec![("SCIMD_OUTBOX_MAX_ATTEMPTS".into(), "1000".into())]
 }
 
-#[tokio::test]
+crate::both_backends! {
 async fn an_smtp_outage_loses_nothing_and_sends_nothing_twice() {
     let mut smtp = Smtp::reserve();
     let srv = Server::start(ServeOptions { smtp_url: Some(smtp.url()), env: patient() }).await;
@@ -42,7 +42,6 @@ async fn an_smtp_outage_loses_nothing_and_sends_nothing_twice() {
     assert!(outbox.iter().all(|(_, state, _, _)| state == "sent"), "{outbox:?}");
 }
 
-#[tokio::test]
 async fn pending_emails_survive_a_crash_and_restart() {
     let mut smtp = Smtp::reserve();
     let mut srv = Server::start(ServeOptions { smtp_url: Some(smtp.url()), env: patient() }).await;
@@ -67,7 +66,6 @@ async fn pending_emails_survive_a_crash_and_restart() {
     assert!(rcpts.values().all(|&n| n == 1));
 }
 
-#[tokio::test]
 async fn two_processes_on_one_database_send_each_email_once() {
     let smtp = Smtp::started().await;
     let a = Server::start(ServeOptions { smtp_url: Some(smtp.url()), env: patient() }).await;
@@ -85,4 +83,5 @@ async fn two_processes_on_one_database_send_each_email_once() {
     let (ids, rcpts) = tally(&mails);
     assert_eq!((mails.len(), ids.len()), (40, 40), "each email once");
     assert_eq!(rcpts.keys().cloned().collect::<BTreeSet<_>>(), expected);
+}
 }
