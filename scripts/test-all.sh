@@ -14,6 +14,9 @@ command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/n
 python3 -c 'import aiosmtpd' >/dev/null 2>&1 || [ -f /usr/lib/python3/dist-packages/aiosmtpd/__init__.py ] || need_pkgs+=(python3-aiosmtpd)
 # Node.js + npm run newman (tests/conformance installs it locally with `npm ci`).
 command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
+# Headless Chromium and its WebDriver run the console's browser tests (crates/scimd/tests/browser).
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

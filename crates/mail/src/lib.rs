@@ -98,6 +98,8 @@ pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     described: String,
+    /// Bound on one whole send (see [`SmtpMailer::send_timeout`]).
+    send_timeout: Duration,
 }
 
 impl SmtpMailer {
@@ -129,7 +131,16 @@ impl SmtpMailer {
         } else {
             "no encryption"
         };
-        Ok(Self { transport, from, described: format!("SMTP {} ({mode})", redact(url)) })
+        let send_timeout = Self::send_timeout(timeout);
+        Ok(Self { transport, from, described: format!("SMTP {} ({mode})", redact(url)), send_timeout })
+    }
+
+    /// lettre's async transport applies its timeout to the TCP connect only: a server that
+    /// accepts the connection and never answers held a send (the outbox worker, and a graceful
+    /// shutdown waiting for it) forever (issue 8). The whole send is bounded by four timeouts,
+    /// the margin the outbox lease keeps for one send (`WorkerConfig::lease_for`).
+    pub fn send_timeout(timeout: Duration) -> Duration {
+        timeout.saturating_mul(4)
     }
 }
 
@@ -165,7 +176,15 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &Email) -> Result<String, SendError> {
         let message = build_message(&self.from, email)?;
-        let response = self.transport.send(message).await.map_err(|e| classify(&e))?;
+        let response = tokio::time::timeout(self.send_timeout, self.transport.send(message))
+            .await
+            .map_err(|_| {
+                SendError::Transient(format!(
+                    "the SMTP server did not complete the exchange within {} s",
+                    self.send_timeout.as_secs()
+                ))
+            })?
+            .map_err(|e| classify(&e))?;
         Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
     }
 
@@ -295,6 +314,27 @@ mod tests {
         assert!(raw.contains("multipart/alternative") && raw.contains("text/html"));
         let err = build_message(&from, &email("not an address")).expect_err("refused");
         assert!(err.is_permanent());
+    }
+
+    /// Regression (issue 8): lettre bounds only the TCP connect; a server that accepts and
+    /// never speaks held the send, the outbox worker and a graceful shutdown forever.
+    #[tokio::test]
+    async fn a_silent_smtp_server_fails_the_send_within_four_timeouts() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let _held = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        let from = parse_from("noreply@localhost").expect("from");
+        let mailer =
+            SmtpMailer::new(&format!("smtp://127.0.0.1:{port}"), from, Duration::from_millis(250)).expect("mailer");
+        let started = std::time::Instant::now();
+        let err = mailer.send(&email("jane@example.com")).await.expect_err("a silent server cannot take mail");
+        assert!(!err.is_permanent(), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     }
 
     #[tokio::test]

@@ -241,3 +241,25 @@ fn entra_group_create_with_microsoft_schema_uri() {
         .expect_err("displayName required");
     assert!(e.detail.contains("displayName"), "{e}");
 }
+
+/// Issue 8 (tests/badinput): one attribute under two spellings is refused, whichever comes
+/// first, instead of the last one silently winning.
+#[test]
+fn an_attribute_sent_twice_under_different_case_is_refused() {
+    for body in [
+        json!({"userName": "a@x", "USERNAME": "b@x"}),
+        json!({"userName": "a@x", "displayName": "A", "DisplayName": "B"}),
+        json!({"userName": "a@x", ENT: {"department": "A"}, format!("{ENT}:department"): "B"}),
+    ] {
+        let e = normalize_resource(&body, &user_rs(), UnknownAttributes::Reject).expect_err("refused");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{body}: {e}");
+        assert!(e.detail.contains("more than once"), "{}", e.detail);
+    }
+    // A null under one spelling is no value: the other spelling stands.
+    let ok = normalize_resource(
+        &json!({"userName": "a@x", "displayName": null, "DISPLAYNAME": "B"}),
+        &user_rs(),
+        UnknownAttributes::Reject,
+    );
+    assert_eq!(ok.expect("accepted").resource["displayName"], json!("B"));
+}

@@ -232,8 +232,7 @@ pub async fn create_user(
     let profile = crate::scim_api::mapping::profile_of(&attributes);
     let decision = decide_activation(profile.email.is_some(), service.params.send_activation_email);
     let id = uuid::Uuid::new_v4().to_string();
-    let activation =
-        decision.send_email.then(|| crate::activation::issue(service, &id, &user_name, &profile));
+    let activation = decision.send_email.then(|| crate::activation::issue(service, &id, &user_name, &profile));
     let user = state
         .store
         .create_user(
@@ -265,7 +264,12 @@ pub fn managed_by_scim(user: &User) -> DomainError {
 }
 
 /// Changes a user's attributes; refused for SCIM-managed users.
-pub async fn update_user(state: &AppState, service: &Service, id: &str, fields: UserFields) -> Result<User, AdminError> {
+pub async fn update_user(
+    state: &AppState,
+    service: &Service,
+    id: &str,
+    fields: UserFields,
+) -> Result<User, AdminError> {
     let params = service.params.clone();
     let user = state
         .store
@@ -337,7 +341,11 @@ pub async fn delete_user(state: &AppState, service: &Service, id: &str) -> Resul
 }
 
 /// Applies `name=value` parameter changes; all or nothing.
-pub async fn set_params(state: &AppState, service: &Service, changes: &[(String, String)]) -> Result<Service, AdminError> {
+pub async fn set_params(
+    state: &AppState,
+    service: &Service,
+    changes: &[(String, String)],
+) -> Result<Service, AdminError> {
     let mut params = service.params.clone();
     for (k, v) in changes {
         params.set(k, v)?;

@@ -12,9 +12,12 @@
 
 pub mod activation;
 pub mod activation_page;
+pub mod admin_api;
 pub mod admin_auth;
+pub mod admin_cli;
 pub mod admin_ops;
 pub mod audit;
+pub mod console;
 pub mod mail_cli;
 pub mod outbox_worker;
 pub mod rate_limit;

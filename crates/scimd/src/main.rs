@@ -31,6 +31,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage console administrators.
+    #[command(subcommand)]
+    Admin(scimd::admin_cli::AdminCommand),
     /// Act on users (resend the activation email).
     #[command(subcommand)]
     User(scimd::mail_cli::UserCommand),
@@ -122,6 +125,13 @@ enum TokenCommand {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    // tokio-postgres logs every statement with its parameters at debug level: activation codes
+    // (outbox payloads) and user attributes. Never below info, whatever RUST_LOG asks
+    // (issue 8, tests/secrets).
+    let filter = match "tokio_postgres=info".parse() {
+        Ok(quiet) => filter.add_directive(quiet),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -164,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Service(cmd) => service_command(cmd).await,
         Command::Token(cmd) => token_command(cmd).await,
+        Command::Admin(cmd) => scimd::admin_cli::run(cmd).await,
         Command::User(cmd) => scimd::mail_cli::user_command(cmd).await,
         Command::Outbox(cmd) => scimd::mail_cli::outbox_command(cmd).await,
         Command::Log { service, failed, limit, json, storage } => {

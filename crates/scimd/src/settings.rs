@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Requests per second allowed per API token (0: unlimited). Entra sends far fewer.
     #[arg(long, env = "SCIMD_RATE_LIMIT_PER_TOKEN", default_value_t = 2000)]
     pub rate_limit_per_token: u32,
+    /// Console sign-in attempts allowed per client address and minute; an account name gets
+    /// half as many from all addresses together.
+    #[arg(long, env = "SCIMD_SIGN_IN_RATE_PER_MINUTE", default_value_t = 10)]
+    pub sign_in_rate_per_minute: u32,
     /// On SIGTERM/Ctrl-C: how long requests in flight may take to finish, in seconds. After it,
     /// connections still open are dropped (their requests were never answered) and the
     /// process stops anyway (issue 8: shutdown is bounded).
@@ -85,6 +89,8 @@ pub struct Settings {
     pub max_group_body_bytes: usize,
     /// Activation attempts allowed per client address.
     pub activation_rate: crate::activation_page::RateLimit,
+    /// Console sign-in attempts allowed per client address and minute (half per account).
+    pub sign_in_rate_per_minute: u32,
 }
 
 impl Settings {

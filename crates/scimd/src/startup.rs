@@ -46,6 +46,7 @@ impl Application {
                 per_minute: args.mail.activation_rate_per_minute,
                 burst: args.mail.activation_rate_burst,
             },
+            sign_in_rate_per_minute: args.sign_in_rate_per_minute,
         });
         let outbox = crate::outbox_worker::OutboxSetup::new(args, &settings, Arc::clone(&store))?;
         first_run(store.as_ref(), &settings).await?;
@@ -81,7 +82,8 @@ impl Application {
             shutdown_signal().await;
             let _ = signalled_tx.send(());
         };
-        let server = std::future::IntoFuture::into_future(axum::serve(self.listener, service).with_graceful_shutdown(signal));
+        let server =
+            std::future::IntoFuture::into_future(axum::serve(self.listener, service).with_graceful_shutdown(signal));
         // axum waits for every connection to close, without a bound: a client that never
         // finishes sending its body would hold the process forever (issue 8).
         let grace = self.shutdown_timeout;
@@ -97,8 +99,11 @@ impl Application {
                 Ok(())
             }
         };
-        // Finishes the email being sent and releases the other claimed ones.
-        outbox.stop().await;
+        // Finishes the email being sent and releases the other claimed ones; bounded too (a send
+        // is bounded by four SMTP timeouts, which may exceed the shutdown timeout).
+        if tokio::time::timeout(grace, outbox.stop()).await.is_err() {
+            tracing::warn!("the outbox worker did not stop in time; the emails it holds are sent after their lease");
+        }
         served?;
         audit.flush().await;
         tracing::info!("scimd stopped");
@@ -114,13 +119,34 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::telemetry::render))
         .with_state(state.clone())
         .merge(crate::activation_page::router(Arc::clone(&state.store), state.settings.activation_rate))
+        .merge(crate::admin_api::router(state.clone()))
+        .merge(crate::console::router(state.clone(), state.settings.sign_in_rate_per_minute))
         .merge(scim_api::router(state))
         .route_layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        // Tokens never reach the logs.
-        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+        // Tokens and session cookies never reach the logs.
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+}
+
+/// The request span of the HTTP trace: tower-http's default (method, URI, version), except
+/// that `code` query parameters are hidden. `GET /activate?code=…` (the emailed link) carries an
+/// activation code, which the trace logged at debug level (issue 8, tests/secrets).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), uri = %redact_codes(req.uri()), version = ?req.version())
+}
+
+fn redact_codes(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else { return uri.path().to_owned() };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("code") => format!("{k}=[redacted]"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), pairs.join("&"))
 }
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
@@ -134,8 +160,39 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
 }
 
 /// On an empty database: create the service `default` and print, once, the tenant URL and a
-/// SCIM token for it.
+/// SCIM token for it; without any console administrator, create `admin` and print, once, the
+/// console's sign-in URL and its password.
 async fn first_run(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> {
+    first_service(store, settings).await?;
+    first_admin(store, settings).await
+}
+
+/// The console administrator created when there is none.
+pub const DEFAULT_ADMIN: &str = "admin";
+
+async fn first_admin(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> {
+    if !store.list_admins().await?.is_empty() {
+        return Ok(());
+    }
+    let password = match crate::admin_cli::create(store, DEFAULT_ADMIN, None).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(()),
+        // Another process starting on the same database created it first.
+        Err(e) if store.admin_by_name(DEFAULT_ADMIN).await.ok().flatten().is_some() => {
+            tracing::debug!(error = %e, "the first administrator was created by another process");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    println!("scimd: created the console administrator {DEFAULT_ADMIN:?}. Sign in at:");
+    println!("  Console:  {}/console", settings.public_url.trim_end_matches('/'));
+    println!("  Name:     {DEFAULT_ADMIN}");
+    println!("  Password: {password}");
+    println!("  (the password is shown only this once; `scimd admin reset-password {DEFAULT_ADMIN}` sets a new one)");
+    Ok(())
+}
+
+async fn first_service(store: &dyn Store, settings: &Settings) -> anyhow::Result<()> {
     if !store.list_services().await?.is_empty() {
         return Ok(());
     }

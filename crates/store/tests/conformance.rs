@@ -571,11 +571,7 @@ async fn console_statistics_count_members_and_log_activity(f: Fixture) {
     let (a, b) = (user(&f, "alice").await, user(&f, "bob").await);
     let g1 = group(&f, "two", None, &[&a, &b]).await;
     let g2 = group(&f, "none", None, &[]).await;
-    let mut counts = f
-        .store
-        .group_member_counts(f.service, &[g1.clone(), g2.clone(), "missing".into()])
-        .await
-        .unwrap();
+    let mut counts = f.store.group_member_counts(f.service, &[g1.clone(), g2.clone(), "missing".into()]).await.unwrap();
     counts.sort();
     let mut expected = vec![(g1, 2), (g2, 0)];
     expected.sort();
@@ -647,7 +643,10 @@ async fn console_user_search_by_status_blocked_names_and_keyset_pages(f: Fixture
     };
     let text = |v: &str| QueryValue::Text(v.into());
     assert_eq!(logins(Condition::Cmp(UserField::Blocked, Op::Eq, QueryValue::Bool(true))).await, ["cat"]);
-    assert_eq!(logins(Condition::Cmp(UserField::Blocked, Op::Eq, QueryValue::Bool(false))).await, ["ann", "ben", "dan"]);
+    assert_eq!(
+        logins(Condition::Cmp(UserField::Blocked, Op::Eq, QueryValue::Bool(false))).await,
+        ["ann", "ben", "dan"]
+    );
     assert_eq!(logins(Condition::Cmp(UserField::Status, Op::Eq, text("activated"))).await, ["ben"]);
     assert_eq!(logins(Condition::Cmp(UserField::FamilyName, Op::Contains, text("smith"))).await, ["ann", "cat"]);
     assert_eq!(logins(Condition::Cmp(UserField::GivenName, Op::StartsWith, text("D"))).await, ["dan"]);

@@ -123,6 +123,15 @@ fn place(
     match sub {
         None => {
             if let Some(x) = c.attribute(def, v, name)? {
+                // Names are case-insensitive (RFC 7643 §2.1): `userName` and `USERNAME` (or an
+                // extension attribute both nested and as a full-URN key) are one attribute sent
+                // twice, and which value won depended on key order (issue 8).
+                if container.contains_key(def.name) {
+                    return Err(ScimError::invalid_syntax(format!(
+                        "attribute '{}' is given more than once (attribute names are case-insensitive)",
+                        def.name
+                    )));
+                }
                 container.insert(def.name.to_owned(), x);
             }
         }

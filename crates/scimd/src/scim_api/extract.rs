@@ -28,11 +28,11 @@ impl FromRequestParts<AppState> for ScimCaller {
             .map(str::trim);
         let (token, service) =
             crate::tokens::check_with_service(state.store.as_ref(), presented, TokenScope::Scim, domain::now())
-            .await?
-            .map_err(|why| {
-                tracing::info!(reason = ?why, "SCIM request refused: bad token");
-                unauthorized("a valid SCIM bearer token is required (Authorization: Bearer scimd_…)")
-            })?;
+                .await?
+                .map_err(|why| {
+                    tracing::info!(reason = ?why, "SCIM request refused: bad token");
+                    unauthorized("a valid SCIM bearer token is required (Authorization: Bearer scimd_…)")
+                })?;
         if let Err(wait) = state.limiter.check(token.id) {
             return Err(too_many_requests(wait));
         }
@@ -138,15 +138,134 @@ impl FromRequest<AppState> for ScimBody {
             }
         }
         let limit = body_limit(state, req.uri().path());
+        // A declared length over the limit is refused before reading anything: a client sending
+        // `Expect: 100-continue` then never sends the body at all (issue 8, tests/badinput).
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(limit));
+        }
         let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| too_large(limit))?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             invalid_syntax(format!("request body is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()))
         })?;
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| invalid_syntax(format!("request body is not valid JSON: {e}")))?;
+        let value = parse_strict(text).map_err(|e| invalid_syntax(format!("request body is not valid JSON: {e}")))?;
         if !value.is_object() {
             return Err(invalid_syntax("request body must be a JSON object"));
         }
+        // U+0000 is valid JSON (`"\u0000"`) but PostgreSQL text cannot hold it (the request
+        // failed with a 500 there) and no SCIM value needs it: refused alike on every backend
+        // (issue 8, tests/badinput).
+        if text.contains("\\u0000") && has_nul(&value) {
+            return Err(ApiError(ScimError::invalid_value(
+                "request body contains the NUL character (\\u0000), which no SCIM value may contain",
+            )));
+        }
         Ok(Self(value))
+    }
+}
+
+/// Parses JSON like `serde_json::from_str`, but refuses an object with the same key twice
+/// (RFC 8259 §4: names SHOULD be unique). Parsers disagree on which duplicate wins, so
+/// `{"userName": "a", "userName": "b"}` meant different things to a proxy and to scimd; it is
+/// now a 400 (issue 8). serde_json's nesting limit (128) still applies.
+pub fn parse_strict(text: &str) -> Result<Value, serde_json::Error> {
+    use serde::Deserialize;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = StrictValue::deserialize(&mut de)?.0;
+    de.end()?;
+    Ok(value)
+}
+
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // As serde_json's own `Value` does (a non-finite number cannot be parsed anyway).
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|v: StrictValue| v.0)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut obj = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if obj.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let StrictValue(v) = map.next_value()?;
+            obj.insert(key, v);
+        }
+        Ok(Value::Object(obj))
+    }
+}
+
+/// True when a string or key anywhere in `v` contains U+0000.
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(obj) => obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod strict_json_tests {
+    use super::parse_strict;
+    use serde_json::json;
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth_and_the_rest_parses_as_serde_json() {
+        for dup in [r#"{"a":1,"a":2}"#, r#"{"x":{"b":1,"b":1}}"#, r#"[{"c":[{"d":0,"d":0}]}]"#] {
+            let e = parse_strict(dup).expect_err(dup).to_string();
+            assert!(e.contains("duplicate key"), "{e}");
+        }
+        let text = r#"{"a":[1,-2,3.5,1e300,true,null,"s",{"b":{}}],"B":"x","b":""}"#;
+        assert_eq!(parse_strict(text).expect("valid"), serde_json::from_str::<serde_json::Value>(text).expect("valid"));
+        assert_eq!(parse_strict(" {} ").expect("valid"), json!({}));
+        for bad in ["", "{} {}", "[1,]", "1e999", &format!("{}{}", "[".repeat(200), "]".repeat(200))] {
+            assert!(parse_strict(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -219,8 +219,26 @@ pub async fn create(
 }
 
 fn member_changes(ops: Vec<MemberOp>) -> Vec<MembershipChange> {
+    // One member per id (the last `display` given wins, as when the store applied each): a
+    // 5 MiB PATCH repeating ids cost one store round trip per repetition and outlasted client
+    // timeouts on PostgreSQL (issue 8, tests/badinput).
     let members = |refs: Vec<MemberRef>| -> Vec<Member> {
-        refs.into_iter().map(|r| Member { user_id: r.value, display: r.display }).collect()
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut out: Vec<Member> = Vec::new();
+        for r in refs {
+            match index.get(&r.value) {
+                Some(&i) => {
+                    if r.display.is_some() {
+                        out[i].display = r.display;
+                    }
+                }
+                None => {
+                    index.insert(r.value.clone(), out.len());
+                    out.push(Member { user_id: r.value, display: r.display });
+                }
+            }
+        }
+        out
     };
     ops.into_iter()
         .map(|op| match op {

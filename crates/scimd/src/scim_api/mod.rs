@@ -118,6 +118,11 @@ async fn unknown_route(req: Request) -> ApiError {
 /// Turns any non-SCIM error answer (axum's 405, a rejection's plain text) into a SCIM Error,
 /// so Entra never meets a body it cannot parse.
 async fn scim_errors_only(req: Request, next: Next) -> Response {
+    // No id contains U+0000 (bodies carrying it are refused), and PostgreSQL cannot even be
+    // asked about one (text cannot hold it: a 500). `/Users/a%00b` is simply not found (issue 8).
+    if req.uri().path().contains("%00") {
+        return scim_error_response(&ScimError::not_found(format!("no SCIM resource at {}", req.uri().path())));
+    }
     let resp = next.run(req).await;
     let status = resp.status();
     let is_scim = resp
@@ -150,6 +155,11 @@ pub struct ListParams {
 }
 
 pub fn list_params(q: &ScimQuery) -> Result<ListParams, ApiError> {
+    // A filter value with U+0000 would reach PostgreSQL, which refuses it (a 500); nothing
+    // stored contains it (issue 8).
+    if q.get("filter").is_some_and(|f| f.contains('\0')) {
+        return Err(ScimError::invalid_filter("the filter contains the NUL character (%00)").into());
+    }
     Ok(ListParams {
         filter: q.get("filter").filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?,
         page: Page::from_query(q.get("startIndex"), q.get("count"), DEFAULT_COUNT, MAX_COUNT)?,

@@ -152,9 +152,6 @@ pub async fn users_without_exactly_one_email(node: &Node) -> Vec<String> {
 
 /// Rows that some worker still holds (`claimed_by` set), as `id claimed_by state`.
 pub async fn claimed_rows(node: &Node) -> Vec<String> {
-    rows(
-        node,
-        "SELECT CAST(id AS TEXT) || ' ' || claimed_by || ' ' || state FROM outbox WHERE claimed_by IS NOT NULL",
-    )
-    .await
+    rows(node, "SELECT CAST(id AS TEXT) || ' ' || claimed_by || ' ' || state FROM outbox WHERE claimed_by IS NOT NULL")
+        .await
 }

@@ -1,5 +1,8 @@
 //! Runs `scimd serve` as a child process that the tests may kill (SIGKILL), stop (SIGTERM) and
 //! restart on the same data: the SQLite data directory or the same PostgreSQL database.
+//! Shared with tests/secrets (not every helper is used by both).
+
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -32,12 +35,18 @@ pub struct Node {
     pub token: String,
     /// Extra `scimd serve` arguments.
     pub args: Vec<String>,
+    /// `RUST_LOG` of the server and CLI processes.
+    pub rust_log: String,
+    /// Every line the server printed on stdout before listening, all starts.
+    pub stdout: Vec<String>,
     starts: u32,
 }
 
 /// A running `scimd serve` process.
 pub struct Running {
     pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub root: String,
     /// `http://127.0.0.1:PORT/scim/v2`.
     pub base: String,
     pub addr: String,
@@ -59,6 +68,8 @@ impl Node {
             database_url,
             token: String::new(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
+            rust_log: "info,tower_http=warn".to_owned(),
+            stdout: Vec::new(),
             starts: 0,
         })
     }
@@ -86,7 +97,7 @@ impl Node {
                 cmd.env_remove(k);
             }
         }
-        cmd.env("RUST_LOG", "info,tower_http=warn");
+        cmd.env("RUST_LOG", &self.rust_log);
     }
 
     /// Starts `scimd serve` on this node's data and waits until it listens. The first start
@@ -106,6 +117,7 @@ impl Node {
         let mut addr = None;
         let read = async {
             while let Ok(Some(line)) = lines.next_line().await {
+                self.stdout.push(line.clone());
                 if let Some(t) = line.split("Secret Token:").nth(1) {
                     self.token = t.trim().to_owned();
                 }
@@ -122,7 +134,20 @@ impl Node {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let addr = addr.expect("address");
         let root = format!("http://{addr}");
-        Running { child, base: format!("{root}/scim/v2"), addr }
+        Running { child, base: format!("{root}/scim/v2"), root, addr }
+    }
+
+    /// Runs a `scimd` CLI command on this node's data; returns (success, stdout, stderr).
+    pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimd"));
+        cmd.args(args);
+        self.storage_args(&mut cmd);
+        let out = cmd.stdin(Stdio::null()).output().await.expect("run scimd");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
 

@@ -44,10 +44,21 @@ struct UserM {
 #[derive(Debug, Clone)]
 enum InFlight {
     /// `committed`: the 201 arrived but its body did not, so the user must exist.
-    Create { user_name: String, given: String, committed: bool },
-    Deactivate { id: String },
-    Delete { id: String },
-    AddMembers { group: String, ids: Vec<String> },
+    Create {
+        user_name: String,
+        given: String,
+        committed: bool,
+    },
+    Deactivate {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+    AddMembers {
+        group: String,
+        ids: Vec<String>,
+    },
 }
 
 /// What the test knows: every acknowledged write, across all cycles.
@@ -147,7 +158,8 @@ async fn traffic(
             }
         } else if roll < 70 {
             let group = groups[rng.random_range(0..groups.len())].clone();
-            let mut candidates: Vec<usize> = alive.iter().copied().filter(|&i| !users[i].groups.contains(&group)).collect();
+            let mut candidates: Vec<usize> =
+                alive.iter().copied().filter(|&i| !users[i].groups.contains(&group)).collect();
             if candidates.is_empty() {
                 continue;
             }
@@ -160,8 +172,7 @@ async fn traffic(
             candidates.truncate(take);
             let ids: Vec<String> = candidates.iter().map(|&i| users[i].id.clone()).collect();
             let value: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
-            let body =
-                json!({"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": value}]});
+            let body = json!({"schemas": [PATCH_OP], "Operations": [{"op": "Add", "path": "members", "value": value}]});
             match call(&c, &token, Method::PATCH, format!("{base}/Groups/{group}"), Some(&body)).await {
                 Answer::Full(200 | 204, _) | Answer::HeadOnly(200 | 204) => {
                     for &i in &candidates {
@@ -187,7 +198,9 @@ async fn traffic(
                 Answer::Full(200 | 204, _) | Answer::HeadOnly(200 | 204) => users[i].active = false,
                 Answer::Full(s, v) => return Err(unexpected("deactivate", s, &v)),
                 Answer::HeadOnly(s) => return Err(unexpected("deactivate", s, &Value::Null)),
-                Answer::None => return Ok(Report { users, deleted, in_flight: Some(InFlight::Deactivate { id }), acked }),
+                Answer::None => {
+                    return Ok(Report { users, deleted, in_flight: Some(InFlight::Deactivate { id }), acked });
+                }
             }
         } else {
             let i = rng.random_range(0..users.len());
@@ -268,23 +281,21 @@ fn check_user(u: &Value, m: &UserM, active: Option<bool>, problems: &mut Vec<Str
 
 /// After a restart: compares the server's state with the model, resolves the in-flight
 /// requests (and updates the model with their outcome). Panics listing every discrepancy.
-async fn verify(
-    node: &Node,
-    srv: &Running,
-    model: &mut Model,
-    in_flight: &[InFlight],
-    when: &str,
-) -> (usize, usize) {
+async fn verify(node: &Node, srv: &Running, model: &mut Model, in_flight: &[InFlight], when: &str) -> (usize, usize) {
     let c = client();
     let token = &node.token;
     let actual = all_users(&c, &srv.base, token).await;
     let mut problems = Vec::new();
     let mut applied = 0;
 
-    let deactivating: BTreeSet<&str> =
-        in_flight.iter().filter_map(|f| if let InFlight::Deactivate { id } = f { Some(id.as_str()) } else { None }).collect();
-    let deleting: BTreeSet<&str> =
-        in_flight.iter().filter_map(|f| if let InFlight::Delete { id } = f { Some(id.as_str()) } else { None }).collect();
+    let deactivating: BTreeSet<&str> = in_flight
+        .iter()
+        .filter_map(|f| if let InFlight::Deactivate { id } = f { Some(id.as_str()) } else { None })
+        .collect();
+    let deleting: BTreeSet<&str> = in_flight
+        .iter()
+        .filter_map(|f| if let InFlight::Delete { id } = f { Some(id.as_str()) } else { None })
+        .collect();
 
     // Acknowledged users (and in-flight deletes: there or not, but whole).
     let mut gone = Vec::new();
@@ -326,7 +337,8 @@ async fn verify(
         });
         match created {
             Some(given) => {
-                let m = UserM { id: id.clone(), user_name: name.to_owned(), given, active: true, groups: BTreeSet::new() };
+                let m =
+                    UserM { id: id.clone(), user_name: name.to_owned(), given, active: true, groups: BTreeSet::new() };
                 check_user(u, &m, Some(true), &mut problems);
                 model.users.insert(id.clone(), m);
                 applied += 1;
@@ -416,7 +428,8 @@ async fn kill_cycles(backend: Backend, kills: u64) {
     let mut srv = node.start().await;
     let c = client();
     for g in 0..GROUPS {
-        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Crash {g}")});
+        let body =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("Crash {g}")});
         match call(&c, &node.token, Method::POST, format!("{}/Groups", srv.base), Some(&body)).await {
             Answer::Full(201, v) => model.groups.push(v["id"].as_str().expect("group id").to_owned()),
             _ => panic!("cannot create the groups; log:\n{}", node.log()),

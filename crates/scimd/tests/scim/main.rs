@@ -12,6 +12,7 @@ mod auth_errors;
 mod discovery;
 mod edge_cases;
 mod groups;
+mod isolation;
 mod lifecycle;
 mod provisioning_log;
 mod users;

@@ -20,7 +20,11 @@ fn admin_from_row(r: &Row) -> StoreResult<AdminAccount> {
     })
 }
 
-pub(crate) async fn create_admin<C: GenericClient>(c: &C, name: &str, password_hash: &str) -> StoreResult<AdminAccount> {
+pub(crate) async fn create_admin<C: GenericClient>(
+    c: &C,
+    name: &str,
+    password_hash: &str,
+) -> StoreResult<AdminAccount> {
     let inserted = query_opt(
         c,
         &format!(
@@ -57,7 +61,11 @@ pub(crate) async fn list_admins<C: GenericClient>(c: &C) -> StoreResult<Vec<Admi
         .collect()
 }
 
-pub(crate) async fn set_password<C: GenericClient>(c: &C, name: &str, password_hash: &str) -> StoreResult<AdminAccount> {
+pub(crate) async fn set_password<C: GenericClient>(
+    c: &C,
+    name: &str,
+    password_hash: &str,
+) -> StoreResult<AdminAccount> {
     let row = query_opt(
         c,
         &format!("UPDATE admin_accounts SET password_hash = $2 WHERE name_key = $1 RETURNING {ADMIN_COLUMNS}"),
