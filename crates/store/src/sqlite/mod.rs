@@ -152,30 +152,56 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a read-only connection from the pool.
+    /// Runs a short read (an indexed lookup, a page) on a pooled read-only connection, inline
+    /// on the calling thread: a handoff to a blocking thread would cost more than the read
+    /// itself, and in WAL mode a read never waits for the writer.
     pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let permit = self.readers.permits.acquire().await.map_err(|e| StoreError::Internal(e.to_string()))?;
-        let pool = Arc::clone(&self.readers);
-        let conn = pool
-            .idle
-            .lock()
-            .map_err(|_| StoreError::Internal("reader pool poisoned".into()))?
-            .pop()
-            .ok_or_else(|| StoreError::Internal("reader pool empty".into()))?;
+        let conn = self.take_reader()?;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)))
+            .unwrap_or_else(|_| Err(StoreError::Internal("a read panicked".into())));
+        self.give_back(conn);
+        drop(permit);
+        result
+    }
+
+    /// Runs a read that may take long (a scan, a whole member list) on a blocking thread, so
+    /// it never holds up the async workers.
+    pub(crate) async fn read_blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let permit = self.readers.permits.acquire().await.map_err(|e| StoreError::Internal(e.to_string()))?;
+        let conn = self.take_reader()?;
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let r = f(&conn);
             (conn, r)
         })
         .await
         .map_err(|e| StoreError::Internal(e.to_string()))?;
-        if let Ok(mut idle) = pool.idle.lock() {
-            idle.push(conn);
-        }
+        self.give_back(conn);
         drop(permit);
         result
+    }
+
+    fn take_reader(&self) -> StoreResult<Connection> {
+        self.readers
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Internal("reader pool poisoned".into()))?
+            .pop()
+            .ok_or_else(|| StoreError::Internal("reader pool empty".into()))
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.readers.idle.lock() {
+            idle.push(conn);
+        }
     }
 }
 
@@ -325,7 +351,11 @@ impl domain::ports::Store for SqliteStore {
         query: &domain::query::UserQuery,
     ) -> StoreResult<domain::query::Page<domain::user::User>> {
         let query = query.clone();
-        self.read(move |c| users::query_users(c, service, &query)).await
+        if query.page.is_none() {
+            self.read_blocking(move |c| users::query_users(c, service, &query)).await
+        } else {
+            self.read(move |c| users::query_users(c, service, &query)).await
+        }
     }
     async fn query_users_page(
         &self,
@@ -340,7 +370,7 @@ impl domain::ports::Store for SqliteStore {
         service: domain::service::ServiceId,
         now: domain::Timestamp,
     ) -> StoreResult<domain::ports::UserCounts> {
-        self.read(move |c| users::user_counts(c, service, now)).await
+        self.read_blocking(move |c| users::user_counts(c, service, now)).await
     }
     async fn create_group(&self, group: domain::group::NewGroup) -> StoreResult<domain::group::CreatedGroup> {
         self.write(move |c| groups::create_group(c, group)).await
@@ -360,7 +390,7 @@ impl domain::ports::Store for SqliteStore {
         page: Option<domain::query::PageRequest>,
     ) -> StoreResult<domain::query::Page<domain::group::Member>> {
         let id = id.to_owned();
-        self.read(move |c| groups::group_members(c, service, &id, page)).await
+        self.read_blocking(move |c| groups::group_members(c, service, &id, page)).await
     }
     async fn update_group(
         &self,
@@ -386,10 +416,14 @@ impl domain::ports::Store for SqliteStore {
         query: &domain::query::GroupQuery,
     ) -> StoreResult<domain::query::Page<domain::group::Group>> {
         let query = query.clone();
-        self.read(move |c| groups::query_groups(c, service, &query)).await
+        if query.page.is_none() {
+            self.read_blocking(move |c| groups::query_groups(c, service, &query)).await
+        } else {
+            self.read(move |c| groups::query_groups(c, service, &query)).await
+        }
     }
     async fn list_tombstones(&self, service: domain::service::ServiceId) -> StoreResult<Vec<domain::group::Tombstone>> {
-        self.read(move |c| groups::list_tombstones(c, service)).await
+        self.read_blocking(move |c| groups::list_tombstones(c, service)).await
     }
     async fn user_groups(
         &self,
