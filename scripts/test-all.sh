@@ -35,12 +35,21 @@ log "building"
 cargo build --workspace --all-targets --locked
 export SCIMD_BIN="$ROOT/target/debug/scimd"
 
+# Every step runs even when an earlier one failed, so one run shows every failure; the
+# script's exit status is non-zero if any step failed.
+status=0
+
 log "unit and integration tests (SQLite and PostgreSQL)"
 if command -v cargo-nextest >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --workspace --locked --no-fail-fast || status=1
 else
-  cargo test --workspace --locked --no-fail-fast
+  cargo test --workspace --locked --no-fail-fast || status=1
 fi
 
 log "conformance: Microsoft Postman collection and Okta SCIM SPEC test"
-bash tests/conformance/run.sh
+bash tests/conformance/run.sh || status=1
+
+if [ "$status" -ne 0 ]; then
+  log "FAILED: see the output above"
+fi
+exit "$status"

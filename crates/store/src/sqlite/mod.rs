@@ -51,7 +51,7 @@ fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", synchronous)?;
-    conn.pragma_update(None, "cache_size", -16_000)?; // 16 MiB per connection
+    conn.pragma_update(None, "cache_size", -8_000)?; // 8 MiB per connection
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
