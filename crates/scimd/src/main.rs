@@ -8,7 +8,6 @@ use domain::token::TokenScope;
 use scimd::settings::{ServeArgs, StorageArgs};
 use std::sync::Arc;
 
-
 // JSON handling allocates many small objects per request; mimalloc serves them faster than the
 // system allocator, and keeps memory compact.
 #[global_allocator]

@@ -138,10 +138,18 @@ impl FromRequest<AppState> for ScimBody {
             }
         }
         let limit = body_limit(state, req.uri().path());
-        // A declared length over the limit is refused before reading anything: a client sending
-        // `Expect: 100-continue` then never sends the body at all (issue 8, tests/badinput).
+        // A client sending `Expect: 100-continue` waits for the go-ahead before sending its
+        // body: a declared length over the limit is refused at once, and the body is never sent
+        // (issue 8, tests/badinput). Other clients are already sending; reading up to the limit
+        // first leaves less unread data, so fewer of them see the connection reset before
+        // the 413.
         let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
+        let expects_continue = req
+            .headers()
+            .get(header::EXPECT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        if expects_continue && declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));
         }
         let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| too_large(limit))?;
