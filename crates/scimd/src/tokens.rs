@@ -43,6 +43,15 @@ pub async fn issue(
     Ok((secret, record))
 }
 
+/// The bearer token of an `Authorization` header (RFC 6750 §2.1), if there is one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
 /// Why a presented token was refused. All of them answer 401 alike.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TokenRejection {

@@ -20,12 +20,7 @@ impl FromRequestParts<AppState> for ScimCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim);
+        let presented = crate::tokens::bearer(&parts.headers);
         let (token, service) =
             crate::tokens::check_with_service(state.store.as_ref(), presented, TokenScope::Scim, domain::now())
                 .await?
