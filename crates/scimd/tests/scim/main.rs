@@ -14,5 +14,6 @@ mod edge_cases;
 mod groups;
 mod isolation;
 mod lifecycle;
+mod ops;
 mod provisioning_log;
 mod users;

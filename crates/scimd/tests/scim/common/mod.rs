@@ -155,6 +155,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts the server with extra `scimd serve` flags.
+    pub async fn start_with(backend: Backend, extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().to_path_buf();
         let database_url = match backend {
@@ -163,7 +168,7 @@ impl TestServer {
         };
         let stderr = std::fs::File::create(data_dir.join("server.log")).expect("server log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimd"));
-        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0");
+        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").args(extra_args);
         storage_args(&mut cmd, &data_dir, database_url.as_deref());
         clear_env(&mut cmd);
         cmd.stdout(Stdio::piped()).stderr(Stdio::from(stderr)).stdin(Stdio::null()).kill_on_drop(true);
