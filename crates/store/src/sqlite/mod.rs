@@ -216,12 +216,20 @@ impl SqliteStore {
     }
 }
 
+/// Runs one statement from the connection's statement cache (these run once per job: parsing
+/// them every time showed up in profiles).
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT job").map_err(internal)?;
+    exec_cached(conn, "SAVEPOINT job").map_err(internal)?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(StoreError::Internal("a write job panicked".into())));
-    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-    conn.execute_batch(end).map_err(internal)?;
+    if result.is_err() {
+        exec_cached(conn, "ROLLBACK TO job").map_err(internal)?;
+    }
+    exec_cached(conn, "RELEASE job").map_err(internal)?;
     result
 }
 
@@ -234,7 +242,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec_cached(&conn, "BEGIN IMMEDIATE") {
             // Another process holds the write lock beyond the busy timeout. Each job's
             // outermost SAVEPOINT then acts as its own transaction: slower, still correct.
             tracing::warn!(error = %e, "cannot begin a group transaction; committing jobs one by one");
@@ -242,7 +250,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
-        match conn.execute_batch("COMMIT") {
+        match exec_cached(&conn, "COMMIT") {
             Ok(()) => completions.into_iter().for_each(|c| c(None)),
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
