@@ -203,8 +203,10 @@ fn check_answer(case: &Value, name: &str, r: &Resp, took: Duration) -> Option<St
     if !status_ok(&case["expect"], status) {
         return Some(format!("{name}: status {status}, expected {}: {}", case["expect"], short(&r.text)));
     }
-    if took > Duration::from_secs(10) {
-        return Some(format!("{name}: took {took:?}"));
+    // Not a performance check (the benchmark tool measures speed): a bad input must not
+    // make the server work past Entra's 60-second request limit.
+    if took > Duration::from_secs(60) {
+        return Some(format!("{name}: took {took:?}, beyond Entra's 60 s limit"));
     }
     if !(400..500).contains(&status) || case["scim_error"] == json!(false) {
         return None;

@@ -40,6 +40,8 @@ pub struct SqliteStore {
     readers: Arc<ReadPool>,
     /// Told after a commit that queued outbox messages (see `Store::set_outbox_listener`).
     outbox_listener: Mutex<Option<domain::ports::OutboxListener>>,
+    /// The checkpoint thread runs while this lives.
+    _alive: Arc<()>,
 }
 
 struct ReadPool {
@@ -52,6 +54,8 @@ fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "cache_size", -8_000)?; // 8 MiB per connection
+    // Savepoint journals stay in memory instead of spilling to temporary files.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -117,12 +121,27 @@ impl SqliteStore {
         }
         let readers = Arc::new(ReadPool { idle: Mutex::new(idle), permits: tokio::sync::Semaphore::new(READERS) });
 
+        // Checkpoints run on their own thread and connection (PASSIVE: they never block the
+        // writer), so the writer's commits never pay for copying the WAL into the database.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(|e| e.to_string())?;
+        let alive = Arc::new(());
+        let checkpointer = Connection::open(path).map_err(|e| e.to_string())?;
+        configure(&checkpointer, synchronous).map_err(|e| e.to_string())?;
+        let watch = Arc::downgrade(&alive);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = std::path::PathBuf::from(wal);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, wal, watch))
+            .map_err(|e| e.to_string())?;
+
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| e.to_string())?;
-        Ok(Self { writer: tx, readers, outbox_listener: Mutex::new(None) })
+        Ok(Self { writer: tx, readers, outbox_listener: Mutex::new(None), _alive: alive })
     }
 
     /// Runs `f` on the writer connection inside its own savepoint and resolves once the batch
@@ -142,12 +161,20 @@ impl SqliteStore {
                 });
             })
         });
-        let sender = self.writer.clone();
-        // A full channel blocks; do that off the async threads.
-        tokio::task::spawn_blocking(move || sender.send(job))
-            .await
-            .map_err(|e| StoreError::Internal(e.to_string()))?
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        match self.writer.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => {
+                // A full queue blocks; wait for room off the async threads.
+                let sender = self.writer.clone();
+                tokio::task::spawn_blocking(move || sender.send(job))
+                    .await
+                    .map_err(|e| StoreError::Internal(e.to_string()))?
+                    .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Unavailable("the SQLite writer has stopped".into()));
+            }
+        }
         done_rx.await.map_err(|_| StoreError::Internal("the SQLite writer dropped a job".into()))?
     }
 
@@ -231,6 +258,22 @@ fn run_in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreRe
     }
     exec_cached(conn, "RELEASE job").map_err(internal)?;
     result
+}
+
+/// Copies committed WAL frames into the database file once the WAL has grown past SQLite's
+/// usual auto-checkpoint size, while the store lives.
+fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::Weak<()>) {
+    const WAL_CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024;
+    while alive.upgrade().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        if size < WAL_CHECKPOINT_BYTES {
+            continue;
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }
 
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
