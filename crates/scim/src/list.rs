@@ -79,6 +79,27 @@ pub fn list_response(total_results: u64, start_index: u64, resources: Vec<Value>
     })
 }
 
+/// [`list_response`] as a serializer over resources of any serializable type: the same JSON,
+/// written straight to the output without a `Value` tree in between.
+pub struct ListResponse<'a, T> {
+    pub total_results: u64,
+    pub start_index: u64,
+    pub resources: &'a [T],
+}
+
+impl<T: serde::Serialize> serde::Serialize for ListResponse<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("schemas", &[LIST_RESPONSE_SCHEMA])?;
+        m.serialize_entry("totalResults", &self.total_results)?;
+        m.serialize_entry("itemsPerPage", &self.resources.len())?;
+        m.serialize_entry("startIndex", &self.start_index)?;
+        m.serialize_entry("Resources", self.resources)?;
+        m.end()
+    }
+}
+
 /// `sortOrder` (RFC 7644 §3.4.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortOrder {

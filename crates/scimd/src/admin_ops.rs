@@ -231,7 +231,7 @@ pub async fn create_user(
     apply_fields(&mut attributes, &fields);
     let profile = crate::scim_api::mapping::profile_of(&attributes);
     let decision = decide_activation(profile.email.is_some(), service.params.send_activation_email);
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = domain::new_resource_id();
     let activation = decision.send_email.then(|| crate::activation::issue(service, &id, &user_name, &profile));
     let user = state
         .store
@@ -351,6 +351,7 @@ pub async fn set_params(
         params.set(k, v)?;
     }
     let updated = state.store.update_service_params(service.id, params).await?;
+    state.auth_cache.clear();
     tracing::info!(service = %service.name, changes = ?changes, "service parameters changed by an administrator");
     Ok(updated)
 }

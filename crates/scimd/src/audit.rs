@@ -19,6 +19,10 @@ pub struct AuditLog {
 }
 
 const MAX_BATCH: usize = 1000;
+/// Entries per store write. A gathered burst is written in slices this size so that no single
+/// write job holds the (single) SQLite writer for long: the requests queued behind it would
+/// see that time as latency.
+const WRITE_SLICE: usize = 100;
 /// How long the writer gathers entries before writing them (a flush request writes at once).
 const GATHER_WINDOW: Duration = Duration::from_millis(50);
 
@@ -49,12 +53,14 @@ impl AuditLog {
                         () = &mut window => None,
                     };
                 }
-                if !batch.is_empty() {
-                    let entries = std::mem::take(&mut batch);
+                let mut entries = std::mem::take(&mut batch);
+                while !entries.is_empty() {
+                    let rest = entries.split_off(entries.len().min(WRITE_SLICE));
                     if let Err(e) = store.append_log(entries).await {
                         tracing::error!(error = %e, "cannot write provisioning-log entries");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
+                    entries = rest;
                 }
                 waiting.drain(..).for_each(|done| {
                     let _ = done.send(());

@@ -56,6 +56,7 @@ impl Application {
             settings,
             schemas: Arc::new(scim_api::schemas::Schemas::new()),
             limiter: Arc::new(crate::rate_limit::TokenLimiter::new(args.rate_limit_per_token)),
+            auth_cache: Arc::default(),
             token_touches: Arc::default(),
         };
         crate::telemetry::init();

@@ -4,10 +4,13 @@
 
 use domain::Timestamp;
 use domain::ports::Store;
-use domain::service::ServiceId;
+use domain::service::{Service, ServiceId};
 use domain::token::{ApiToken, NewToken, TokenScope};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 pub const TOKEN_PREFIX: &str = "scimd_";
 /// How many characters of a token are kept in clear to recognise it in lists.
@@ -72,22 +75,31 @@ pub async fn check(
     scope: TokenScope,
     now: Timestamp,
 ) -> Result<Result<ApiToken, TokenRejection>, domain::ports::StoreError> {
-    Ok(check_with_service(store, presented, scope, now).await?.map(|(token, _)| token))
+    Ok(check_with_service(store, &AuthCache::default(), presented, scope, now).await?.map(|(token, _)| token))
 }
 
-/// [`check`], also returning the token's service (one database round trip for both).
+/// [`check`], also returning the token's service (one database round trip for both, none
+/// when the token was verified within [`AUTH_CACHE_TTL`]).
 pub async fn check_with_service(
     store: &dyn Store,
+    cache: &AuthCache,
     presented: Option<&str>,
     scope: TokenScope,
     now: Timestamp,
-) -> Result<Result<(ApiToken, domain::service::Service), TokenRejection>, domain::ports::StoreError> {
+) -> Result<Result<(ApiToken, Service), TokenRejection>, domain::ports::StoreError> {
     let Some(token) = presented else { return Ok(Err(TokenRejection::Missing)) };
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(Err(TokenRejection::Malformed));
     }
     let hash = hash_token(token);
-    let Some((record, service)) = store.authenticate(&hash).await? else { return Ok(Err(TokenRejection::Unknown)) };
+    let (record, service) = match cache.get(&hash) {
+        Some(found) => found,
+        None => {
+            let Some(found) = store.authenticate(&hash).await? else { return Ok(Err(TokenRejection::Unknown)) };
+            cache.put(&hash, &found);
+            found
+        }
+    };
     if record.revoked_at.is_some() {
         return Ok(Err(TokenRejection::Revoked));
     }
@@ -98,4 +110,44 @@ pub async fn check_with_service(
         return Ok(Err(TokenRejection::WrongScope));
     }
     Ok(Ok((record, service)))
+}
+
+/// How long a verified token is trusted without asking the database again. A change made
+/// through this server (revoking a token, changing a service's settings) clears the cache at
+/// once; a change made by another process (the `scimd token revoke` CLI, a second server on the
+/// same PostgreSQL database) takes effect within this time.
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(1);
+/// A bound on the cache: more distinct tokens than this within one TTL start it afresh.
+const AUTH_CACHE_CAPACITY: usize = 1024;
+
+/// Tokens verified within [`AUTH_CACHE_TTL`], by SHA-256, with their service: authenticating
+/// a request costs a hash and a map lookup instead of a database query. Only tokens that
+/// exist are kept; unknown ones are looked up every time.
+#[derive(Default)]
+pub struct AuthCache {
+    entries: RwLock<HashMap<Vec<u8>, (Instant, ApiToken, Service)>>,
+}
+
+impl AuthCache {
+    fn get(&self, hash: &[u8]) -> Option<(ApiToken, Service)> {
+        let entries = self.entries.read().ok()?;
+        let (at, token, service) = entries.get(hash)?;
+        (at.elapsed() < AUTH_CACHE_TTL).then(|| (token.clone(), service.clone()))
+    }
+
+    fn put(&self, hash: &[u8], (token, service): &(ApiToken, Service)) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= AUTH_CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(hash.to_vec(), (Instant::now(), token.clone(), service.clone()));
+        }
+    }
+
+    /// Forgets every verified token: called after any change to tokens or services.
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
 }

@@ -165,13 +165,18 @@ impl FromRequestParts<AppState> for AdminCaller {
                 "an API token of scope admin is required (Authorization: Bearer scimd_…)",
             ))
         };
-        let (token, service) =
-            crate::tokens::check_with_service(state.store.as_ref(), presented, TokenScope::Admin, domain::now())
-                .await?
-                .map_err(|why| {
-                    tracing::info!(reason = ?why, "admin API request refused: bad token");
-                    unauthorized()
-                })?;
+        let (token, service) = crate::tokens::check_with_service(
+            state.store.as_ref(),
+            &state.auth_cache,
+            presented,
+            TokenScope::Admin,
+            domain::now(),
+        )
+        .await?
+        .map_err(|why| {
+            tracing::info!(reason = ?why, "admin API request refused: bad token");
+            unauthorized()
+        })?;
         if let Err(wait) = state.limiter.check(token.id) {
             return Err(ApiError(AdminError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -824,6 +829,7 @@ pub async fn revoke_token(
         domain::ports::StoreError::NotFound => AdminError::not_found(format!("no token with id {id} in this service")),
         other => other.into(),
     })?;
+    state.auth_cache.clear();
     tracing::info!(service = %caller.service.name, token_id = id, "token revoked by an administrator");
     Ok(json(StatusCode::OK, &TokenView::of(&t)))
 }

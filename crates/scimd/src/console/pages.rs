@@ -1149,6 +1149,7 @@ pub async fn revoke_token(
     };
     match state.app.store.revoke_token(Some(svc.id), tid).await {
         Ok(_) => {
+            state.app.auth_cache.clear();
             tracing::info!(admin = %admin.name(), service = %svc.name, token_id = tid, "token revoked in the console");
             see_other(&format!("/console/services/{sid}/tokens?done=revoked"))
         }

@@ -75,8 +75,10 @@ pub fn scim_error_response(e: &ScimError) -> Response {
 }
 
 /// A JSON body with the SCIM content type.
-pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+pub fn scim_json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    // `to_vec` writes straight into a buffer (`to_string` goes through `fmt::Display`).
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = (status, bytes).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
     resp
 }

@@ -196,7 +196,7 @@ pub async fn create(
         let created = state
             .store
             .create_group(NewGroup {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: domain::new_resource_id(),
                 service: caller.service.id,
                 display_name: parts.display_name,
                 external_id: parts.external_id,

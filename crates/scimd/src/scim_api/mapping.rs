@@ -6,6 +6,7 @@ use domain::group::{Group, Member};
 use domain::user::{Profile, User};
 use scim::ScimError;
 use scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 fn meta(
@@ -72,6 +73,96 @@ pub fn user_to_scim(user: &User, base_url: &str, now: domain::Timestamp) -> Valu
         meta("User", format!("{base_url}/Users/{}", user.id), user.created, user.last_modified, user.version),
     );
     Value::Object(obj)
+}
+
+/// [`user_to_scim`] as a serializer: the same JSON, written straight from the `User` without
+/// building a `Value` tree first. Every read without `attributes`/`excludedAttributes` takes
+/// this path; a unit test holds the two to the same output.
+pub struct UserJson<'a> {
+    pub user: &'a User,
+    pub base_url: &'a str,
+    pub now: domain::Timestamp,
+}
+
+/// Top-level names written by [`UserJson`] itself; stored attributes never carry them, and are
+/// skipped if they ever did (a JSON object must not repeat a name, RFC 8259 §4).
+const USER_OWN_NAMES: [&str; 7] = ["schemas", "id", "userName", "externalId", "active", MFA_SCHEMA, "meta"];
+
+impl Serialize for UserJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.user;
+        let mut m = s.serialize_map(None)?;
+        let schemas: &[&str] = if u.attributes.get(ENTERPRISE_USER_SCHEMA).is_some() {
+            &[USER_SCHEMA, ENTERPRISE_USER_SCHEMA, MFA_SCHEMA]
+        } else {
+            &[USER_SCHEMA, MFA_SCHEMA]
+        };
+        m.serialize_entry("schemas", schemas)?;
+        m.serialize_entry("id", &u.id)?;
+        m.serialize_entry("userName", &u.user_name)?;
+        if let Some(ext) = &u.external_id {
+            m.serialize_entry("externalId", ext)?;
+        }
+        m.serialize_entry("active", &u.active)?;
+        if let Value::Object(attrs) = &u.attributes {
+            for (k, v) in attrs.iter().filter(|(k, _)| !USER_OWN_NAMES.contains(&k.as_str())) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.serialize_entry(MFA_SCHEMA, &MfaJson(u, self.now))?;
+        m.serialize_entry(
+            "meta",
+            &MetaJson {
+                resource_type: "User",
+                base_url: self.base_url,
+                collection: "Users",
+                id: &u.id,
+                created: u.created,
+                last_modified: u.last_modified,
+                version: u.version,
+            },
+        )?;
+        m.end()
+    }
+}
+
+struct MfaJson<'a>(&'a User, domain::Timestamp);
+
+impl Serialize for MfaJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (u, now) = (self.0, self.1);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("status", u.effective_status(now).as_str())?;
+        m.serialize_entry("blocked", &u.blocked())?;
+        m.serialize_entry("blockReasons", &u.block_reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>())?;
+        m.serialize_entry("provisioningSource", u.source.as_str())?;
+        if let Some(exp) = u.activation_expires_at.filter(|_| u.status == domain::user::UserStatus::PendingActivation) {
+            m.serialize_entry("activationExpiresAt", &domain::format_timestamp(exp))?;
+        }
+        m.end()
+    }
+}
+
+struct MetaJson<'a> {
+    resource_type: &'static str,
+    base_url: &'a str,
+    collection: &'static str,
+    id: &'a str,
+    created: domain::Timestamp,
+    last_modified: domain::Timestamp,
+    version: i64,
+}
+
+impl Serialize for MetaJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("resourceType", self.resource_type)?;
+        m.serialize_entry("created", &domain::format_timestamp(self.created))?;
+        m.serialize_entry("lastModified", &domain::format_timestamp(self.last_modified))?;
+        m.serialize_entry("location", &format_args!("{}/{}/{}", self.base_url, self.collection, self.id))?;
+        m.serialize_entry("version", &format_args!("W/\"{}\"", self.version))?;
+        m.end()
+    }
 }
 
 /// A user's attributes split into what the directory uses and the rest.
@@ -240,4 +331,52 @@ pub fn members_of(value: &Value) -> Result<Vec<Member>, ScimError> {
             other => Err(ScimError::invalid_value(format!("a member must be an object with a value, got {other}"))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::user::{BlockReason, ProvisioningSource, UserStatus};
+
+    fn user(attributes: Value, status: UserStatus, reasons: &[BlockReason]) -> User {
+        let t = domain::parse_timestamp("2026-11-28T10:00:00.123Z").unwrap();
+        User {
+            id: "0193a5b0-0000-7000-8000-000000000001".into(),
+            service: domain::service::ServiceId(1),
+            user_name: "ada@contoso.com".into(),
+            external_id: Some("ext-\"1\"".into()),
+            active: false,
+            status,
+            block_reasons: reasons.iter().cloned().collect(),
+            source: ProvisioningSource::Scim,
+            activation_expires_at: Some(t + time::Duration::days(7)),
+            profile: Profile::default(),
+            attributes,
+            created: t,
+            last_modified: t + time::Duration::seconds(5),
+            version: 3,
+        }
+    }
+
+    /// The serializer and the `Value` builder produce the same JSON, name for name.
+    #[test]
+    fn user_json_writes_what_user_to_scim_builds() {
+        let now = domain::parse_timestamp("2026-11-29T00:00:00Z").unwrap();
+        let cases = [
+            user(json!({}), UserStatus::Activated, &[]),
+            user(
+                json!({"name": {"givenName": "Ada"}, "emails": [{"value": "ada@contoso.com", "primary": true}],
+                       ENTERPRISE_USER_SCHEMA: {"department": "R&D"}, "displayName": "Ada \u{e9}"}),
+                UserStatus::PendingActivation,
+                &[BlockReason::Inactive],
+            ),
+            user(json!({"nickName": "a"}), UserStatus::NotActivated, &[BlockReason::Inactive, BlockReason::Admin]),
+        ];
+        for u in &cases {
+            let built = serde_json::to_string(&user_to_scim(u, "https://mfa.example/scim/v2", now)).unwrap();
+            let written =
+                serde_json::to_string(&UserJson { user: u, base_url: "https://mfa.example/scim/v2", now }).unwrap();
+            assert_eq!(written, built);
+        }
+    }
 }

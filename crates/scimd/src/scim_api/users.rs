@@ -3,7 +3,7 @@
 use super::audit::{Operation, finish};
 use super::error::{ApiError, scim_json};
 use super::extract::{ScimBody, ScimCaller, ScimQuery};
-use super::mapping::{UserParts, split_user, user_attributes, user_to_scim};
+use super::mapping::{UserJson, UserParts, split_user, user_attributes, user_to_scim};
 use super::query::{user_filter, user_sort_field};
 use super::{list_params, policy, project, refusal_carrier};
 use crate::state::AppState;
@@ -14,7 +14,7 @@ use domain::DomainError;
 use domain::limits::check_login;
 use domain::query::{Condition, PageRequest, Query, SortDirection};
 use domain::user::{NewUser, ProvisioningSource, User, claim_for_scim, decide_activation};
-use scim::list::{SortOrder, list_response, sort_resources};
+use scim::list::{ListResponse, SortOrder, list_response, sort_resources};
 use scim::patch::{apply_patch, parse_patch_request};
 use scim::schema::normalize_resource;
 use serde_json::Value;
@@ -65,6 +65,23 @@ async fn list_users(state: &AppState, caller: &ScimCaller, q: &ScimQuery) -> Res
         _ => None,
     };
     let in_store = translated.exact && !matches!(sort_field, Some(None));
+    if in_store && p.projection.is_empty() {
+        // The common case (Entra's `userName eq "…"` lookups): serialise straight from the rows.
+        let page = state
+            .store
+            .query_users(
+                caller.service.id,
+                &Query {
+                    condition: translated.condition,
+                    sort: store_sort,
+                    page: Some(PageRequest { offset: p.page.offset(), limit: p.page.count }),
+                },
+            )
+            .await?;
+        let resources: Vec<UserJson> = page.items.iter().map(|user| UserJson { user, base_url: &url, now }).collect();
+        let list = ListResponse { total_results: page.total, start_index: p.page.start_index, resources: &resources };
+        return Ok(scim_json(StatusCode::OK, &list));
+    }
     let (total, mut resources) = if in_store {
         let page = state
             .store
@@ -128,14 +145,19 @@ fn user_response(
     status: StatusCode,
     projection: &scim::projection::Projection,
 ) -> Response {
-    let mut body = user_to_scim(user, &base(state), domain::now());
-    project(projection, &mut body);
-    let mut resp = scim_json(status, &body);
+    let url = base(state);
+    let mut resp = if projection.is_empty() {
+        scim_json(status, &UserJson { user, base_url: &url, now: domain::now() })
+    } else {
+        let mut body = user_to_scim(user, &url, domain::now());
+        project(projection, &mut body);
+        scim_json(status, &body)
+    };
     if let Ok(v) = HeaderValue::from_str(&format!("W/\"{}\"", user.version)) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&format!("{}/Users/{}", base(state), user.id))
+        && let Ok(v) = HeaderValue::from_str(&format!("{url}/Users/{}", user.id))
     {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -172,7 +194,7 @@ async fn create_user(
     op.summary = format!("create user {}", parts.user_name);
     check_login(&parts.user_name, params)?;
     let decision = decide_activation(parts.profile.email.is_some(), params.send_activation_email);
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = domain::new_resource_id();
     let activation = if decision.send_email {
         Some(crate::activation::issue_for_new_user(state, &caller.service, &id, &parts))
     } else {

@@ -3,8 +3,9 @@
 //! Concurrency design (docs/architecture.md):
 //! - **One writer thread** owns the only write connection. Write jobs arrive on a channel; the
 //!   thread takes every job waiting, runs each inside its own SAVEPOINT (a failing job rolls
-//!   back alone), and commits the batch with one fsync: group commit. A job's caller hears
-//!   back only after the commit, so every acknowledged write is durable.
+//!   back alone), and commits the batch: group commit. A job's caller hears back only once the
+//!   batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL for every
+//!   batch committed since its last fsync while the writer already runs the next batch.
 //! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
 //!   the writer.
 
@@ -133,13 +134,32 @@ impl SqliteStore {
         let wal = std::path::PathBuf::from(wal);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, wal, watch))
+            .spawn({
+                let wal = wal.clone();
+                move || checkpoint_loop(checkpointer, wal, watch)
+            })
             .map_err(|e| e.to_string())?;
 
+        // synchronous=FULL: the writer commits without waiting for the disk (NORMAL) and hands
+        // each committed batch to the syncer thread, which fsyncs the WAL once for every batch
+        // committed meanwhile and only then answers their callers. The next batch runs while
+        // the disk works: the same durability as FULL, without the fsync on the writer's path.
+        let syncer = if synchronous == "FULL" {
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| e.to_string())?;
+            let wal_file = std::fs::File::open(&wal).map_err(|e| format!("cannot open {}: {e}", wal.display()))?;
+            let (sync_tx, sync_rx) = mpsc::channel::<Vec<Completion>>();
+            std::thread::Builder::new()
+                .name("sqlite-syncer".into())
+                .spawn(move || syncer_loop(wal_file, sync_rx))
+                .map_err(|e| e.to_string())?;
+            Some(sync_tx)
+        } else {
+            None
+        };
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, syncer))
             .map_err(|e| e.to_string())?;
         Ok(Self { writer: tx, readers, outbox_listener: Mutex::new(None), _alive: alive })
     }
@@ -276,7 +296,17 @@ fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, syncer: Option<mpsc::Sender<Vec<Completion>>>) {
+    // Answers the callers of a committed batch: at once, or after the syncer's fsync.
+    let acknowledge = |completions: Vec<Completion>| match &syncer {
+        None => completions.into_iter().for_each(|c| c(None)),
+        Some(syncer) => {
+            if let Err(mpsc::SendError(completions)) = syncer.send(completions) {
+                let err = StoreError::Unavailable("the SQLite syncer has stopped".into());
+                completions.into_iter().for_each(|c| c(Some(err.clone())));
+            }
+        }
+    };
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -289,16 +319,38 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             // Another process holds the write lock beyond the busy timeout. Each job's
             // outermost SAVEPOINT then acts as its own transaction: slower, still correct.
             tracing::warn!(error = %e, "cannot begin a group transaction; committing jobs one by one");
-            batch.into_iter().for_each(|job| job(&conn)(None));
+            acknowledge(batch.into_iter().map(|job| job(&conn)).collect());
             continue;
         }
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
         match exec_cached(&conn, "COMMIT") {
-            Ok(()) => completions.into_iter().for_each(|c| c(None)),
+            Ok(()) => acknowledge(completions),
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
                 let err = internal(e);
                 tracing::error!(error = %err, "group commit failed");
+                completions.into_iter().for_each(|c| c(Some(err.clone())));
+            }
+        }
+    }
+}
+
+/// Makes committed batches durable: one `fdatasync` of the WAL covers every batch committed
+/// before it (WAL frames are appended in commit order, so a synced batch implies every earlier
+/// one), then their callers hear back. A reader may see a batch a moment before it is
+/// durable; its caller is answered only after.
+fn syncer_loop(wal: std::fs::File, rx: mpsc::Receiver<Vec<Completion>>) {
+    while let Ok(mut completions) = rx.recv() {
+        while let Ok(more) = rx.try_recv() {
+            completions.extend(more);
+        }
+        match wal.sync_data() {
+            Ok(()) => completions.into_iter().for_each(|c| c(None)),
+            Err(e) => {
+                // The data may or may not be on disk: the callers are told it failed (Entra
+                // retries), never that it succeeded.
+                tracing::error!(error = %e, "fsync of the SQLite WAL failed");
+                let err = StoreError::Unavailable(format!("cannot make the write durable: {e}"));
                 completions.into_iter().for_each(|c| c(Some(err.clone())));
             }
         }

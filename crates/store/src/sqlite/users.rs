@@ -103,7 +103,24 @@ pub(crate) fn create_user(
     if let Some(a) = activation {
         insert_activation(c, pk, u.service, &u.id, &a, now)?;
     }
-    load_by_pk(c, pk)
+    // What was just written, without reading it back (the writer thread is the one serial
+    // part of the server: every statement saved there is throughput).
+    Ok(User {
+        id: u.id,
+        service: u.service,
+        user_name: u.user_name,
+        external_id: u.external_id,
+        active: u.active,
+        status,
+        block_reasons: if u.active { BTreeSet::new() } else { BTreeSet::from([BlockReason::Inactive]) },
+        source: u.source,
+        activation_expires_at: expires,
+        profile: u.profile,
+        attributes: u.attributes,
+        created: now,
+        last_modified: now,
+        version: 1,
+    })
 }
 
 /// Stores a new activation code (replacing any earlier one, which stops working) and queues
@@ -212,7 +229,9 @@ pub(crate) fn save_user(c: &Connection, pk: i64, before: &User, after: &User) ->
             .and_then(|mut st| st.execute(params![pk, added.to_string()]))
             .map_err(internal)?;
     }
-    load_by_pk(c, pk)
+    // `before` was read in this same write job, so the stored row is now exactly `after` with
+    // the new version and time: no need to read it back on the writer thread.
+    Ok(User { last_modified: now, version: before.version + 1, ..after.clone() })
 }
 
 pub(crate) fn delete_user(c: &Connection, service: ServiceId, id: &str, guard: UserGuard) -> StoreResult<User> {

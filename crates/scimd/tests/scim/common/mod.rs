@@ -378,10 +378,12 @@ impl TestServer {
         out.stdout
     }
 
-    /// `scimd service set default k=v …`; service parameters are read per request, so this
-    /// applies to the next request.
+    /// `scimd service set default k=v …`. The server trusts a verified token and its service's
+    /// parameters for up to a second (`tokens::AUTH_CACHE_TTL`); a change made by the CLI, another
+    /// process, applies after that.
     pub async fn set_param(&self, assignment: &str) {
         self.cli_ok(&["service", "set", "default", assignment]).await;
+        tokio::time::sleep(scimd::tokens::AUTH_CACHE_TTL + std::time::Duration::from_millis(100)).await;
     }
 
     /// A new `scim` token for `service`.
