@@ -167,6 +167,20 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         scrubbed_payload: serde_json::Value,
     ) -> StoreResult<bool>;
+    /// [`Store::outbox_sent`] for several messages `(id, scrubbed_payload)` at once (one write
+    /// instead of one per message); one answer per message, in order.
+    async fn outbox_sent_many(
+        &self,
+        sent: Vec<(i64, serde_json::Value)>,
+        worker: &str,
+        at: Timestamp,
+    ) -> StoreResult<Vec<bool>> {
+        let mut held = Vec::with_capacity(sent.len());
+        for (id, payload) in sent {
+            held.push(self.outbox_sent(id, worker, at, payload).await?);
+        }
+        Ok(held)
+    }
     /// Records a failed attempt of a claimed message: `attempts + 1`, `last_error`, the lease
     /// released, and either `next_attempt_at` (retry) or `state = 'dead'`. The outcome comes
     /// from [`crate::outbox::RetryPolicy::after_failure`]. Returns false when `worker` no

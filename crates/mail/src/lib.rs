@@ -210,9 +210,6 @@ impl FileMailer {
 impl Mailer for FileMailer {
     async fn send(&self, email: &Email) -> Result<String, SendError> {
         let message = build_message(&self.from, email)?;
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|e| SendError::Transient(format!("cannot create {}: {e}", self.dir.display())))?;
         // Named after the Message-ID: a retry overwrites the same file instead of adding one.
         let stem: String = email
             .message_id
@@ -223,15 +220,21 @@ impl Mailer for FileMailer {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
             .collect();
+        let dir = self.dir.clone();
         let path = self.dir.join(format!("{stem}.eml"));
         let tmp = self.dir.join(format!(".{stem}.eml.tmp"));
-        // Written then renamed, so a reader never sees half a message.
-        tokio::fs::write(&tmp, message.formatted())
-            .await
-            .map_err(|e| SendError::Transient(format!("cannot write {}: {e}", tmp.display())))?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| SendError::Transient(format!("cannot write {}: {e}", path.display())))?;
+        let bytes = message.formatted();
+        // One blocking task for the three file operations (one thread handoff, not three).
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            // Written then renamed, so a reader never sees half a message.
+            std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+            std::fs::rename(&tmp, &target).map_err(|e| format!("cannot write {}: {e}", target.display()))
+        })
+        .await
+        .map_err(|e| SendError::Transient(e.to_string()))?
+        .map_err(SendError::Transient)?;
         Ok(format!("written to {}", path.display()))
     }
 

@@ -4,56 +4,49 @@
 
 use domain::audit::LogEntry;
 use domain::ports::Store;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
-enum Message {
-    Entry(Box<LogEntry>),
-    Flush(oneshot::Sender<()>),
+/// Entries recorded since the writer last looked, and flush requests waiting for them.
+#[derive(Default)]
+struct Pending {
+    entries: Vec<LogEntry>,
+    flushes: Vec<oneshot::Sender<()>>,
 }
 
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::UnboundedSender<Message>,
+    pending: Arc<Mutex<Pending>>,
+    /// Wakes the writer early: a flush request, or a full batch.
+    wake: Arc<Notify>,
 }
 
+/// Recorded entries past which the writer is woken before its next tick.
 const MAX_BATCH: usize = 1000;
+/// How often the writer looks for recorded entries. Recording only appends to a vector, and
+/// the writer wakes on this tick rather than per entry: no task wake-up per request.
+const GATHER_WINDOW: Duration = Duration::from_millis(50);
 /// Entries per store write. A gathered burst is written in slices this size so that no single
 /// write job holds the (single) SQLite writer for long: the requests queued behind it would
 /// see that time as latency.
 const WRITE_SLICE: usize = 100;
-/// How long the writer gathers entries before writing them (a flush request writes at once).
-const GATHER_WINDOW: Duration = Duration::from_millis(50);
 
 impl AuditLog {
     /// Starts the writer task.
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+        let log = Self { pending: Arc::default(), wake: Arc::new(Notify::new()) };
+        let (pending, wake) = (Arc::clone(&log.pending), Arc::clone(&log.wake));
         tokio::spawn(async move {
-            let mut batch = Vec::new();
-            let mut waiting = Vec::new();
-            while let Some(first) = rx.recv().await {
-                // Gather what arrives within a short window: one transaction for a whole
-                // burst of requests instead of one per handful (fewer commits, fewer wake-ups).
-                let window = tokio::time::sleep(GATHER_WINDOW);
-                tokio::pin!(window);
-                let mut next = Some(first);
-                while let Some(msg) = next.take() {
-                    let flush = matches!(msg, Message::Flush(_));
-                    match msg {
-                        Message::Entry(e) => batch.push(*e),
-                        Message::Flush(done) => waiting.push(done),
-                    }
-                    if batch.len() >= MAX_BATCH || flush {
-                        break;
-                    }
-                    next = tokio::select! {
-                        msg = rx.recv() => msg,
-                        () = &mut window => None,
-                    };
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(GATHER_WINDOW) => {}
+                    () = wake.notified() => {}
                 }
-                let mut entries = std::mem::take(&mut batch);
+                let Pending { mut entries, flushes } = match pending.lock() {
+                    Ok(mut p) => std::mem::take(&mut *p),
+                    Err(_) => return,
+                };
                 while !entries.is_empty() {
                     let rest = entries.split_off(entries.len().min(WRITE_SLICE));
                     if let Err(e) = store.append_log(entries).await {
@@ -62,12 +55,12 @@ impl AuditLog {
                     }
                     entries = rest;
                 }
-                waiting.drain(..).for_each(|done| {
+                flushes.into_iter().for_each(|done| {
                     let _ = done.send(());
                 });
             }
         });
-        Self { tx }
+        log
     }
 
     /// Deletes each service's entries older than its `log_retention_days`, once an hour.
@@ -93,13 +86,24 @@ impl AuditLog {
     }
 
     pub fn record(&self, entry: LogEntry) {
-        let _ = self.tx.send(Message::Entry(Box::new(entry)));
+        let full = self.pending.lock().is_ok_and(|mut p| {
+            p.entries.push(entry);
+            p.entries.len() == MAX_BATCH
+        });
+        if full {
+            self.wake.notify_one();
+        }
     }
 
     /// Resolves once every entry recorded before the call is written (shutdown, tests).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).is_ok() {
+        let queued = self.pending.lock().is_ok_and(|mut p| {
+            p.flushes.push(done);
+            true
+        });
+        if queued {
+            self.wake.notify_one();
             let _ = wait.await;
         }
     }

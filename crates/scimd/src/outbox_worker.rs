@@ -163,7 +163,8 @@ struct Worker {
 
 /// What one send attempt came to.
 enum Attempt {
-    Sent,
+    /// Sent; the mailer's note (where it went).
+    Sent(String),
     /// Failed, and the failure says the mail server is unreachable or refusing for now:
     /// no point trying the rest of the batch this round.
     TransientFailure,
@@ -204,15 +205,19 @@ impl Worker {
         };
         let full = queue.len() as u32 >= self.config.batch;
         let min_left = time::Duration::try_from(self.config.min_lease_left).unwrap_or(time::Duration::MINUTE);
+        let mut sent = Vec::new();
         while let Some(msg) = queue.pop_front() {
             if *stopped.borrow() || claim.until - domain::now() < min_left {
                 queue.push_front(msg);
                 break;
             }
-            if let Attempt::TransientFailure = self.attempt(&msg).await {
-                break;
+            match self.attempt(&msg).await {
+                Attempt::Sent(note) => sent.push((msg, note)),
+                Attempt::TransientFailure => break,
+                Attempt::Failed => {}
             }
         }
+        self.mark_sent(sent).await;
         if queue.is_empty() {
             return full;
         }
@@ -236,26 +241,38 @@ impl Worker {
             }
         };
         match self.mailer.send(&email).await {
-            Ok(note) => {
-                match self.store.outbox_sent(msg.id, &self.id, domain::now(), scrub_payload(&msg.payload)).await {
-                    Ok(true) => {
-                        tracing::info!(outbox_id = msg.id, %to, %message_id, template = %msg.template, %note, "email sent")
-                    }
-                    Ok(false) => tracing::warn!(
-                        outbox_id = msg.id, %to, %message_id,
-                        "email sent, but this worker no longer held the message (lease expired or message dropped)"
-                    ),
-                    Err(e) => tracing::error!(
-                        outbox_id = msg.id, %to, %message_id, error = %e,
-                        "email sent but not marked sent; it will be sent again when the lease expires"
-                    ),
-                }
-                Attempt::Sent
-            }
+            Ok(note) => Attempt::Sent(note),
             Err(e) => {
                 let permanent = e.is_permanent();
                 self.failed(msg, &to, &e.to_string(), permanent).await;
                 if permanent { Attempt::Failed } else { Attempt::TransientFailure }
+            }
+        }
+    }
+
+    /// Marks the messages of a round that were sent, in one store write. A crash before it
+    /// means they are sent again after the lease (at least once, same Message-ID).
+    async fn mark_sent(&self, sent: Vec<(OutboxMessage, String)>) {
+        if sent.is_empty() {
+            return;
+        }
+        let marks = sent.iter().map(|(msg, _)| (msg.id, scrub_payload(&msg.payload))).collect();
+        let held = self.store.outbox_sent_many(marks, &self.id, domain::now()).await;
+        for (i, (msg, note)) in sent.iter().enumerate() {
+            let to = mask_email(&msg.recipient);
+            let message_id = mail::message_id(msg.id, msg.created, &self.config.message_id_domain);
+            match held.as_ref().map(|h| h.get(i).copied().unwrap_or(false)) {
+                Ok(true) => {
+                    tracing::info!(outbox_id = msg.id, %to, %message_id, template = %msg.template, %note, "email sent")
+                }
+                Ok(false) => tracing::warn!(
+                    outbox_id = msg.id, %to, %message_id,
+                    "email sent, but this worker no longer held the message (lease expired or message dropped)"
+                ),
+                Err(e) => tracing::error!(
+                    outbox_id = msg.id, %to, %message_id, error = %e,
+                    "email sent but not marked sent; it will be sent again when the lease expires"
+                ),
             }
         }
     }

@@ -569,6 +569,16 @@ impl domain::ports::Store for SqliteStore {
         let worker = worker.to_owned();
         self.write(move |c| outbox::mark_sent(c, id, &worker, at, &scrubbed_payload)).await
     }
+    async fn outbox_sent_many(
+        &self,
+        sent: Vec<(i64, serde_json::Value)>,
+        worker: &str,
+        at: domain::Timestamp,
+    ) -> StoreResult<Vec<bool>> {
+        let worker = worker.to_owned();
+        self.write(move |c| sent.iter().map(|(id, payload)| outbox::mark_sent(c, *id, &worker, at, payload)).collect())
+            .await
+    }
     async fn outbox_failed(
         &self,
         id: i64,
