@@ -186,34 +186,65 @@ pub(crate) fn update_user(c: &Connection, service: ServiceId, id: &str, mutation
 /// removed reasons are touched, so a concurrent group deletion's reason is never lost).
 pub(crate) fn save_user(c: &Connection, pk: i64, before: &User, after: &User) -> StoreResult<User> {
     let now = domain::now();
-    let updated = c
-        .prepare_cached(
-            "UPDATE users SET user_name = ?2, user_name_key = ?3, external_id = ?4, active = ?5, status = ?6, \
-             source = ?7, activation_expires_at = ?8, email = ?9, email_key = ?10, display_name = ?11, \
-             display_name_key = ?12, given_name = ?13, family_name = ?14, preferred_language = ?15, \
-             attributes = ?16, last_modified = ?17, version = version + 1 WHERE pk = ?1",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                pk,
-                after.user_name,
-                fold_key(&after.user_name),
-                after.external_id,
-                after.active,
-                after.status.as_str(),
-                after.source.as_str(),
-                after.activation_expires_at.map(ts),
-                after.profile.email,
-                after.profile.email.as_deref().map(fold_key),
-                after.profile.display_name,
-                after.profile.display_name.as_deref().map(fold_key),
-                after.profile.given_name,
-                after.profile.family_name,
-                after.profile.preferred_language,
-                json_text(&after.attributes),
-                ts(now),
-            ])
-        });
+    // Only the columns that changed are written: SQLite rewrites the index entries of every
+    // column an UPDATE sets, changed or not, and each index page touched is a page written to
+    // the WAL. Disabling a user then touches the row and the status index, not all six.
+    let mut sets: Vec<&str> = Vec::new();
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(pk), Box::new(ts(now))];
+    let mut set = |columns: &'static [&'static str], new: Vec<Box<dyn rusqlite::ToSql>>| {
+        sets.extend_from_slice(columns);
+        values.extend(new);
+    };
+    if after.user_name != before.user_name {
+        set(
+            &["user_name", "user_name_key"],
+            vec![Box::new(after.user_name.clone()), Box::new(fold_key(&after.user_name))],
+        );
+    }
+    if after.external_id != before.external_id {
+        set(&["external_id"], vec![Box::new(after.external_id.clone())]);
+    }
+    if after.active != before.active {
+        set(&["active"], vec![Box::new(after.active)]);
+    }
+    if after.status != before.status {
+        set(&["status"], vec![Box::new(after.status.as_str())]);
+    }
+    if after.source != before.source {
+        set(&["source"], vec![Box::new(after.source.as_str())]);
+    }
+    if after.activation_expires_at != before.activation_expires_at {
+        set(&["activation_expires_at"], vec![Box::new(after.activation_expires_at.map(ts))]);
+    }
+    let (p, q) = (&after.profile, &before.profile);
+    if p.email != q.email {
+        set(&["email", "email_key"], vec![Box::new(p.email.clone()), Box::new(p.email.as_deref().map(fold_key))]);
+    }
+    if p.display_name != q.display_name {
+        set(
+            &["display_name", "display_name_key"],
+            vec![Box::new(p.display_name.clone()), Box::new(p.display_name.as_deref().map(fold_key))],
+        );
+    }
+    if p.given_name != q.given_name {
+        set(&["given_name"], vec![Box::new(p.given_name.clone())]);
+    }
+    if p.family_name != q.family_name {
+        set(&["family_name"], vec![Box::new(p.family_name.clone())]);
+    }
+    if p.preferred_language != q.preferred_language {
+        set(&["preferred_language"], vec![Box::new(p.preferred_language.clone())]);
+    }
+    if after.attributes != before.attributes {
+        set(&["attributes"], vec![Box::new(json_text(&after.attributes))]);
+    }
+    let mut sql = String::from("UPDATE users SET last_modified = ?2, version = version + 1");
+    for (i, column) in sets.iter().enumerate() {
+        sql.push_str(&format!(", {column} = ?{}", i + 3));
+    }
+    sql.push_str(" WHERE pk = ?1");
+    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
+    let updated = c.prepare_cached(&sql).and_then(|mut st| st.execute(params.as_slice()));
     match updated {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => return Err(login_taken(&after.user_name)),
