@@ -30,7 +30,7 @@ const GATHER_WINDOW: Duration = Duration::from_millis(50);
 /// Entries per store write. A gathered burst is written in slices this size so that no single
 /// write job holds the (single) SQLite writer for long: the requests queued behind it would
 /// see that time as latency.
-const WRITE_SLICE: usize = 100;
+const WRITE_SLICE: usize = 250;
 
 impl AuditLog {
     /// Starts the writer task.
