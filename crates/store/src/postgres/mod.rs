@@ -3,12 +3,34 @@
 //! on the user or group being changed), and membership changes are set operations, so no
 //! write ever rests on a stale read of a member list.
 
+/// The user row's own columns, in the order `user_from_row` reads them (block reasons follow).
+macro_rules! user_fields {
+    () => {
+        "u.pk, u.service_id, u.id, u.user_name, u.external_id, u.active, u.status, \
+    u.source, u.activation_expires_at, u.email, u.display_name, u.given_name, u.family_name, \
+    u.preferred_language, u.attributes, u.created, u.last_modified, u.version"
+    };
+}
+
+/// Every column `user_from_row` reads, from `users u`.
+macro_rules! user_columns {
+    () => {
+        concat!(
+            user_fields!(),
+            ", (SELECT string_agg(r.reason, E'\\n') FROM user_block_reasons r WHERE r.user_pk = u.pk)"
+        )
+    };
+}
+
 mod activation;
 mod admin;
+mod create_batch;
 mod groups;
 mod log;
 mod outbox;
 mod services;
+#[cfg(test)]
+mod tests;
 mod users;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -27,6 +49,7 @@ const MIGRATION_LOCK: i64 = 0x5c1d_0001;
 
 pub struct PgStore {
     pool: Pool,
+    creates: create_batch::CreateBatcher,
     /// Told after a commit that queued outbox messages, so this process's worker wakes at
     /// once; workers of other processes find them by polling.
     outbox_listener: std::sync::Mutex<Option<domain::ports::OutboxListener>>,
@@ -192,7 +215,11 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| e.to_string())?;
-        let store = Self { pool, outbox_listener: std::sync::Mutex::new(None) };
+        let store = Self {
+            creates: create_batch::CreateBatcher::new(pool.clone()),
+            pool,
+            outbox_listener: std::sync::Mutex::new(None),
+        };
         let mut client = store.pool.get().await.map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
         migrate(&mut client).await.map_err(|e| format!("PostgreSQL migration failed: {e}"))?;
         Ok(store)
@@ -316,9 +343,9 @@ impl domain::ports::Store for PgStore {
         status: UserStatus,
         activation: Option<NewActivation>,
     ) -> StoreResult<User> {
-        // One statement: its implicit transaction commits the user, its block reason, its
-        // activation code and its outbox message together.
-        users::create_user(&self.client().await?, user, status, activation).await
+        // Group commit: one statement and one commit for every create waiting at the time;
+        // each user's rows (user, block reason, activation code, outbox message) commit together.
+        self.creates.create(user, status, activation).await
     }
     async fn get_user(&self, service: ServiceId, id: &str) -> StoreResult<Option<User>> {
         Ok(users::find_user(&self.client().await?, service, id, false).await?.map(|(_, u)| u))

@@ -10,29 +10,10 @@ use domain::limits::fold_key;
 use domain::ports::{NewActivation, StoreError, StoreResult, UserCounts, UserGuard, UserMutation};
 use domain::query::{Page, SortDirection, UserField, UserQuery};
 use domain::service::ServiceId;
-use domain::user::{BlockReason, NewUser, Profile, User, UserStatus};
+use domain::user::{BlockReason, Profile, User};
 use std::collections::BTreeSet;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-
-/// The user row's own columns, in the order `user_from_row` reads them (block reasons follow).
-macro_rules! user_fields {
-    () => {
-        "u.pk, u.service_id, u.id, u.user_name, u.external_id, u.active, u.status, \
-    u.source, u.activation_expires_at, u.email, u.display_name, u.given_name, u.family_name, \
-    u.preferred_language, u.attributes, u.created, u.last_modified, u.version"
-    };
-}
-
-/// Every column `user_from_row` reads, from `users u`.
-macro_rules! user_columns {
-    () => {
-        concat!(
-            user_fields!(),
-            ", (SELECT string_agg(r.reason, E'\\n') FROM user_block_reasons r WHERE r.user_pk = u.pk)"
-        )
-    };
-}
 
 pub(crate) const USER_COLUMNS: &str = user_columns!();
 
@@ -75,80 +56,8 @@ pub(crate) fn user_from_row(row: &Row) -> StoreResult<(i64, User)> {
     Ok((row.get(0), user))
 }
 
-fn login_taken(user_name: &str) -> StoreError {
+pub(crate) fn login_taken(user_name: &str) -> StoreError {
     StoreError::Conflict(format!("userName {user_name:?} is already taken by another user of this service"))
-}
-
-/// Creates a user, its `inactive` block reason and its activation code and email in one
-/// statement (data-modifying CTEs): one round trip, and, run outside an explicit transaction,
-/// one implicit transaction whose commit covers all of it. The answer is built from the
-/// inserted row (`RETURNING`), not read back.
-const CREATE_USER_SQL: &str = concat!(
-    "WITH u AS (INSERT INTO users (service_id, id, user_name, user_name_key, external_id, active, status, source, \
-     activation_expires_at, email, email_key, display_name, display_name_key, given_name, family_name, \
-     preferred_language, attributes, created, last_modified, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, 1) RETURNING *), \
-     r AS (INSERT INTO user_block_reasons (user_pk, reason) SELECT pk, 'inactive' FROM u WHERE NOT u.active), \
-     a AS (INSERT INTO activation_codes (user_pk, code_hash, expires_at, created) \
-     SELECT pk, $19, $9, $18 FROM u WHERE $19::BYTEA IS NOT NULL), \
-     o AS (INSERT INTO outbox (service_id, user_id, recipient, template, payload, state, next_attempt_at, created) \
-     SELECT $1, $2, $20, $21, $22, 'pending', $18, $18 FROM u WHERE $19::BYTEA IS NOT NULL) \
-     SELECT ",
-    user_fields!(),
-    ", CASE WHEN u.active THEN NULL ELSE 'inactive' END FROM u"
-);
-
-pub(crate) async fn create_user<C: GenericClient>(
-    c: &C,
-    u: NewUser,
-    status: UserStatus,
-    activation: Option<NewActivation>,
-) -> StoreResult<User> {
-    let now = ts(domain::now());
-    let expires = activation.as_ref().map(|a| ts(a.expires_at));
-    let email_key = u.profile.email.as_deref().map(fold_key);
-    let display_key = u.profile.display_name.as_deref().map(fold_key);
-    let code_hash = activation.as_ref().map(|a| a.code_hash.as_slice());
-    let recipient = activation.as_ref().map(|a| a.email.recipient.as_str());
-    let template = activation.as_ref().map(|a| a.email.template.as_str());
-    let payload = activation.as_ref().map(|a| a.email.payload.to_string());
-    let inserted = query_opt(
-        c,
-        CREATE_USER_SQL,
-        &[
-            &u.service.0,
-            &u.id,
-            &u.user_name,
-            &fold_key(&u.user_name),
-            &u.external_id,
-            &u.active,
-            &status.as_str(),
-            &u.source.as_str(),
-            &expires,
-            &u.profile.email,
-            &email_key,
-            &u.profile.display_name,
-            &display_key,
-            &u.profile.given_name,
-            &u.profile.family_name,
-            &u.profile.preferred_language,
-            &u.attributes.to_string(),
-            &now,
-            &code_hash,
-            &recipient,
-            &template,
-            &payload,
-        ],
-    )
-    .await;
-    match inserted {
-        Ok(Some(row)) => Ok(user_from_row(&row)?.1),
-        Ok(None) => Err(StoreError::Internal("INSERT returned no row".into())),
-        Err(e) if is_unique_violation(&e) && e.as_db_error().and_then(|d| d.table()) == Some("users") => {
-            Err(login_taken(&u.user_name))
-        }
-        Err(e) => Err(pg_err(e)),
-    }
 }
 
 /// Stores a new activation code (replacing any earlier one) and queues its email, in the
