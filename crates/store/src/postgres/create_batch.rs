@@ -9,7 +9,8 @@
 //! create is as durable as before. A login that is taken (by a committed user, or by an
 //! earlier create of the same batch) is skipped by `ON CONFLICT DO NOTHING` and answered with
 //! the conflict; any other failure of a batch re-runs its creates one by one, so one bad
-//! request never fails the others.
+//! request never fails the others. Rows are inserted in login order, so two batches that
+//! create the same logins wait for each other in one order and cannot deadlock.
 
 use super::users::{login_taken, user_from_row};
 use super::{pg_err, ts};
@@ -40,7 +41,7 @@ const CREATE_USERS_SQL: &str = concat!(
      preferred_language, attributes, created, last_modified, version) \
      SELECT service_id, id, user_name, user_name_key, external_id, active, status, source, \
      activation_expires_at, email, email_key, display_name, display_name_key, given_name, family_name, \
-     preferred_language, attributes, created, created, 1 FROM v ORDER BY n \
+     preferred_language, attributes, created, created, 1 FROM v ORDER BY service_id, user_name_key, n \
      ON CONFLICT DO NOTHING RETURNING *), \
      r AS (INSERT INTO user_block_reasons (user_pk, reason) SELECT pk, 'inactive' FROM u WHERE NOT u.active), \
      a AS (INSERT INTO activation_codes (user_pk, code_hash, expires_at, created) \
