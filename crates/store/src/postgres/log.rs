@@ -6,28 +6,59 @@ use domain::audit::{LogEntry, LogQuery, StoredLogEntry};
 use domain::ports::StoreResult;
 use domain::service::ServiceId;
 
+/// Appends a batch of entries with one multi-row `INSERT … SELECT FROM unnest(…)`: one round
+/// trip and, run on its own, one commit for the whole batch. Ids follow the batch's order.
 pub(crate) async fn append<C: GenericClient>(c: &C, entries: Vec<LogEntry>) -> StoreResult<()> {
-    for e in entries {
-        execute(
-            c,
-            "INSERT INTO provisioning_log (service_id, time, request_id, method, resource_type, resource_id, \
-             operation, status, error_detail, warnings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &e.service.0,
-                &ts(e.time),
-                &e.request_id,
-                &e.method,
-                &e.resource_type,
-                &e.resource_id,
-                &e.operation,
-                &i32::from(e.status),
-                &e.error_detail,
-                &serde_json::Value::from(e.warnings).to_string(),
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
+    if entries.is_empty() {
+        return Ok(());
     }
+    let n = entries.len();
+    let mut service = Vec::with_capacity(n);
+    let mut time = Vec::with_capacity(n);
+    let mut request_id = Vec::with_capacity(n);
+    let mut method = Vec::with_capacity(n);
+    let mut resource_type = Vec::with_capacity(n);
+    let mut resource_id = Vec::with_capacity(n);
+    let mut operation = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut error_detail = Vec::with_capacity(n);
+    let mut warnings = Vec::with_capacity(n);
+    for e in entries {
+        service.push(e.service.0);
+        time.push(ts(e.time));
+        request_id.push(e.request_id);
+        method.push(e.method);
+        resource_type.push(e.resource_type);
+        resource_id.push(e.resource_id);
+        operation.push(e.operation);
+        status.push(i32::from(e.status));
+        error_detail.push(e.error_detail);
+        warnings.push(serde_json::Value::from(e.warnings).to_string());
+    }
+    execute(
+        c,
+        "INSERT INTO provisioning_log (service_id, time, request_id, method, resource_type, resource_id, \
+         operation, status, error_detail, warnings) \
+         SELECT service_id, time, request_id, method, resource_type, resource_id, operation, status, \
+         error_detail, warnings FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+         $6::TEXT[], $7::TEXT[], $8::INTEGER[], $9::TEXT[], $10::TEXT[]) WITH ORDINALITY \
+         AS e(service_id, time, request_id, method, resource_type, resource_id, operation, status, \
+         error_detail, warnings, n) ORDER BY n",
+        &[
+            &service,
+            &time,
+            &request_id,
+            &method,
+            &resource_type,
+            &resource_id,
+            &operation,
+            &status,
+            &error_detail,
+            &warnings,
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
     Ok(())
 }
 

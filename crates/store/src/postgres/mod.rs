@@ -3,12 +3,34 @@
 //! on the user or group being changed), and membership changes are set operations, so no
 //! write ever rests on a stale read of a member list.
 
+/// The user row's own columns, in the order `user_from_row` reads them (block reasons follow).
+macro_rules! user_fields {
+    () => {
+        "u.pk, u.service_id, u.id, u.user_name, u.external_id, u.active, u.status, \
+    u.source, u.activation_expires_at, u.email, u.display_name, u.given_name, u.family_name, \
+    u.preferred_language, u.attributes, u.created, u.last_modified, u.version"
+    };
+}
+
+/// Every column `user_from_row` reads, from `users u`.
+macro_rules! user_columns {
+    () => {
+        concat!(
+            user_fields!(),
+            ", (SELECT string_agg(r.reason, E'\\n') FROM user_block_reasons r WHERE r.user_pk = u.pk)"
+        )
+    };
+}
+
 mod activation;
 mod admin;
+mod create_batch;
 mod groups;
 mod log;
 mod outbox;
 mod services;
+#[cfg(test)]
+mod tests;
 mod users;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -27,6 +49,7 @@ const MIGRATION_LOCK: i64 = 0x5c1d_0001;
 
 pub struct PgStore {
     pool: Pool,
+    creates: create_batch::CreateBatcher,
     /// Told after a commit that queued outbox messages, so this process's worker wakes at
     /// once; workers of other processes find them by polling.
     outbox_listener: std::sync::Mutex<Option<domain::ports::OutboxListener>>,
@@ -97,6 +120,83 @@ pub(crate) async fn execute<C: GenericClient>(
     c.execute(&st, params).await
 }
 
+/// A transaction whose `BEGIN` travels with its first statement and whose `COMMIT` travels with
+/// its last one (tokio-postgres pipelines requests whose futures are polled together): a
+/// read-lock-modify-write use case costs two round trips instead of five or more.
+///
+/// While the transaction is open the connection belongs to this value alone. Every path that
+/// does not end it with `COMMIT` or `ROLLBACK` (an error from the server, a cancelled request
+/// future) detaches the connection from the pool on drop, so the server rolls back when the
+/// connection closes and no pooled connection is ever left inside a transaction.
+pub(crate) struct PipelinedTx {
+    client: Option<deadpool_postgres::Client>,
+    open: bool,
+}
+
+impl PipelinedTx {
+    pub(crate) fn new(client: deadpool_postgres::Client) -> Self {
+        Self { client: Some(client), open: false }
+    }
+
+    fn client(&self) -> &deadpool_postgres::Client {
+        self.client.as_ref().expect("PipelinedTx used after its connection was released")
+    }
+
+    /// Sends `BEGIN` and `statement` in one round trip and returns the statement's rows.
+    pub(crate) async fn begin_query(
+        &mut self,
+        statement: &tokio_postgres::Statement,
+        params: &Params<'_>,
+    ) -> StoreResult<Vec<Row>> {
+        self.open = true;
+        let c = self.client();
+        let (begin, rows) = tokio::join!(c.batch_execute("BEGIN"), c.query(statement, params));
+        match begin.and(rows) {
+            Ok(rows) => Ok(rows),
+            Err(e) => {
+                self.rollback().await;
+                Err(pg_err(e))
+            }
+        }
+    }
+
+    /// Ends the transaction without writing anything. Best effort: if the `ROLLBACK` fails,
+    /// the connection is dropped (and the server rolls back) instead of going back to the pool.
+    pub(crate) async fn rollback(&mut self) {
+        if self.open && self.client().batch_execute("ROLLBACK").await.is_ok() {
+            self.open = false;
+        }
+    }
+
+    /// Sends `statement` and `COMMIT` in one round trip. If the statement fails, the server
+    /// turns the `COMMIT` of the failed transaction into a rollback and the statement's error
+    /// is returned; nothing was written.
+    pub(crate) async fn query_commit(
+        mut self,
+        statement: &tokio_postgres::Statement,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let c = self.client();
+        let (rows, commit) = tokio::join!(c.query(statement, params), c.batch_execute("COMMIT"));
+        if commit.is_ok() {
+            self.open = false;
+        }
+        let rows = rows?;
+        commit?;
+        Ok(rows)
+    }
+}
+
+impl Drop for PipelinedTx {
+    fn drop(&mut self) {
+        if self.open
+            && let Some(client) = self.client.take()
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
 impl PgStore {
     /// Connects, checks the server answers, applies migrations. Fails with the reason when
     /// the database is unreachable, so `scimd serve` exits non-zero at once.
@@ -115,7 +215,11 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| e.to_string())?;
-        let store = Self { pool, outbox_listener: std::sync::Mutex::new(None) };
+        let store = Self {
+            creates: create_batch::CreateBatcher::new(pool.clone()),
+            pool,
+            outbox_listener: std::sync::Mutex::new(None),
+        };
         let mut client = store.pool.get().await.map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
         migrate(&mut client).await.map_err(|e| format!("PostgreSQL migration failed: {e}"))?;
         Ok(store)
@@ -239,28 +343,18 @@ impl domain::ports::Store for PgStore {
         status: UserStatus,
         activation: Option<NewActivation>,
     ) -> StoreResult<User> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        let user = users::create_user(&tx, user, status, activation).await?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(user)
+        // Group commit: one statement and one commit for every create waiting at the time;
+        // each user's rows (user, block reason, activation code, outbox message) commit together.
+        self.creates.create(user, status, activation).await
     }
     async fn get_user(&self, service: ServiceId, id: &str) -> StoreResult<Option<User>> {
         Ok(users::find_user(&self.client().await?, service, id, false).await?.map(|(_, u)| u))
     }
     async fn update_user(&self, service: ServiceId, id: &str, mutation: UserMutation) -> StoreResult<User> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        let user = users::update_user(&tx, service, id, mutation).await?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(user)
+        users::update_user(self.client().await?, service, id, mutation).await
     }
     async fn delete_user(&self, service: ServiceId, id: &str, guard: UserGuard) -> StoreResult<User> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        let user = users::delete_user(&tx, service, id, guard).await?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(user)
+        users::delete_user(self.client().await?, service, id, guard).await
     }
     async fn query_users(&self, service: ServiceId, query: &UserQuery) -> StoreResult<Page<User>> {
         users::query_users(&self.client().await?, service, query).await
@@ -384,10 +478,8 @@ impl domain::ports::Store for PgStore {
     }
 
     async fn append_log(&self, entries: Vec<LogEntry>) -> StoreResult<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        log::append(&tx, entries).await?;
-        tx.commit().await.map_err(pg_err)
+        // One multi-row INSERT: atomic on its own, one round trip and one commit per batch.
+        log::append(&self.client().await?, entries).await
     }
     async fn query_log(&self, service: ServiceId, query: &LogQuery) -> StoreResult<Vec<StoredLogEntry>> {
         log::query(&self.client().await?, service, query).await

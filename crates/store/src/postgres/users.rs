@@ -1,8 +1,8 @@
 //! Users on PostgreSQL. Mirrors `sqlite/users.rs`; changes lock the user row first.
 
 use super::{
-    Params, bad, boxed_params, execute, is_unique_violation, parse_json, parse_opt_ts, parse_ts, pg_err, query,
-    query_opt, ts,
+    Params, PipelinedTx, bad, boxed_params, execute, is_unique_violation, parse_json, parse_opt_ts, parse_ts, pg_err,
+    query, query_opt, ts,
 };
 use crate::sql_query::{Compiler, Postgres, SqlParam, user_column};
 use deadpool_postgres::GenericClient;
@@ -10,14 +10,18 @@ use domain::limits::fold_key;
 use domain::ports::{NewActivation, StoreError, StoreResult, UserCounts, UserGuard, UserMutation};
 use domain::query::{Page, SortDirection, UserField, UserQuery};
 use domain::service::ServiceId;
-use domain::user::{BlockReason, NewUser, Profile, User, UserStatus};
+use domain::user::{BlockReason, Profile, User};
 use std::collections::BTreeSet;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
-pub(crate) const USER_COLUMNS: &str = "u.pk, u.service_id, u.id, u.user_name, u.external_id, u.active, u.status, \
-    u.source, u.activation_expires_at, u.email, u.display_name, u.given_name, u.family_name, \
-    u.preferred_language, u.attributes, u.created, u.last_modified, u.version, \
-    (SELECT string_agg(r.reason, E'\\n') FROM user_block_reasons r WHERE r.user_pk = u.pk)";
+pub(crate) const USER_COLUMNS: &str = user_columns!();
+
+const FIND_SQL: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1 AND u.service_id = $2");
+/// The lock is taken on the user row alone (the aggregate sub-select cannot be locked).
+const FIND_FOR_UPDATE_SQL: &str =
+    concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1 AND u.service_id = $2 FOR NO KEY UPDATE OF u");
+const LOAD_BY_PK_SQL: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.pk = $1");
 
 pub(crate) fn user_from_row(row: &Row) -> StoreResult<(i64, User)> {
     let reasons: Option<String> = row.get(18);
@@ -52,63 +56,8 @@ pub(crate) fn user_from_row(row: &Row) -> StoreResult<(i64, User)> {
     Ok((row.get(0), user))
 }
 
-fn login_taken(user_name: &str) -> StoreError {
+pub(crate) fn login_taken(user_name: &str) -> StoreError {
     StoreError::Conflict(format!("userName {user_name:?} is already taken by another user of this service"))
-}
-
-pub(crate) async fn create_user<C: GenericClient>(
-    c: &C,
-    u: NewUser,
-    status: UserStatus,
-    activation: Option<NewActivation>,
-) -> StoreResult<User> {
-    let now = ts(domain::now());
-    let expires = activation.as_ref().map(|a| ts(a.expires_at));
-    let email_key = u.profile.email.as_deref().map(fold_key);
-    let display_key = u.profile.display_name.as_deref().map(fold_key);
-    let inserted = query_opt(
-        c,
-        "INSERT INTO users (service_id, id, user_name, user_name_key, external_id, active, status, source, \
-         activation_expires_at, email, email_key, display_name, display_name_key, given_name, family_name, \
-         preferred_language, attributes, created, last_modified, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, 1) RETURNING pk",
-        &[
-            &u.service.0,
-            &u.id,
-            &u.user_name,
-            &fold_key(&u.user_name),
-            &u.external_id,
-            &u.active,
-            &status.as_str(),
-            &u.source.as_str(),
-            &expires,
-            &u.profile.email,
-            &email_key,
-            &u.profile.display_name,
-            &display_key,
-            &u.profile.given_name,
-            &u.profile.family_name,
-            &u.profile.preferred_language,
-            &u.attributes.to_string(),
-            &now,
-        ],
-    )
-    .await;
-    let pk: i64 = match inserted {
-        Ok(Some(row)) => row.get(0),
-        Ok(None) => return Err(StoreError::Internal("INSERT returned no row".into())),
-        Err(e) if is_unique_violation(&e) => return Err(login_taken(&u.user_name)),
-        Err(e) => return Err(pg_err(e)),
-    };
-    if !u.active {
-        execute(c, "INSERT INTO user_block_reasons (user_pk, reason) VALUES ($1, 'inactive')", &[&pk])
-            .await
-            .map_err(pg_err)?;
-    }
-    if let Some(a) = activation {
-        insert_activation(c, pk, u.service, &u.id, &a, &now).await?;
-    }
-    load_by_pk(c, pk).await
 }
 
 /// Stores a new activation code (replacing any earlier one) and queues its email, in the
@@ -142,10 +91,7 @@ pub(crate) async fn insert_activation<C: GenericClient>(
 }
 
 pub(crate) async fn load_by_pk<C: GenericClient>(c: &C, pk: i64) -> StoreResult<User> {
-    let row = query_opt(c, &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.pk = $1"), &[&pk])
-        .await
-        .map_err(pg_err)?
-        .ok_or(StoreError::NotFound)?;
+    let row = query_opt(c, LOAD_BY_PK_SQL, &[&pk]).await.map_err(pg_err)?.ok_or(StoreError::NotFound)?;
     Ok(user_from_row(&row)?.1)
 }
 
@@ -156,92 +102,162 @@ pub(crate) async fn find_user<C: GenericClient>(
     id: &str,
     lock: bool,
 ) -> StoreResult<Option<(i64, User)>> {
-    let sql = if lock {
-        // The lock is taken on the user row alone (the aggregate sub-select cannot be locked).
-        format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.service_id = $2 FOR NO KEY UPDATE OF u")
-    } else {
-        format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.service_id = $2")
-    };
-    match query_opt(c, &sql, &[&id, &service.0]).await.map_err(pg_err)? {
+    let sql = if lock { FIND_FOR_UPDATE_SQL } else { FIND_SQL };
+    match query_opt(c, sql, &[&id, &service.0]).await.map_err(pg_err)? {
         Some(row) => Ok(Some(user_from_row(&row)?)),
         None => Ok(None),
     }
 }
 
-pub(crate) async fn update_user<C: GenericClient>(
-    c: &C,
+/// Locks the user (`BEGIN` sent with the locking `SELECT`), applies `mutation`, and writes the
+/// result with `COMMIT` sent along: two round trips.
+pub(crate) async fn update_user(
+    client: deadpool_postgres::Client,
     service: ServiceId,
     id: &str,
     mutation: UserMutation,
 ) -> StoreResult<User> {
-    let (pk, before) = find_user(c, service, id, true).await?.ok_or(StoreError::NotFound)?;
+    let find = client.prepare_cached(FIND_FOR_UPDATE_SQL).await.map_err(pg_err)?;
+    let save = client.prepare_cached(SAVE_USER_SQL).await.map_err(pg_err)?;
+    let mut tx = PipelinedTx::new(client);
+    let rows = tx.begin_query(&find, &[&id, &service.0]).await?;
+    let locked = rows.first().map(user_from_row).transpose();
+    let (pk, before) = match locked {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            tx.rollback().await;
+            return Err(StoreError::NotFound);
+        }
+        Err(e) => {
+            tx.rollback().await;
+            return Err(e);
+        }
+    };
     let mut after = before.clone();
-    mutation(&mut after)?;
-    save_user(c, pk, &before, &after).await
+    if let Err(e) = mutation(&mut after) {
+        tx.rollback().await;
+        return Err(e.into());
+    }
+    let values = SaveValues::new(pk, &before, &after);
+    let saved = tx.query_commit(&save, &values.params()).await;
+    saved_user(saved.map(|rows| rows.into_iter().next()), &after.user_name)
 }
 
-/// Writes `after` over `before`, touching only the block reasons that changed.
+/// Writes a user and the block reasons that changed, and returns the row as written: the
+/// reasons the statement saw, less those it removed, plus those it added (a statement does not
+/// see its own CTEs' changes).
+const SAVE_USER_SQL: &str = concat!(
+    "WITH d AS (DELETE FROM user_block_reasons WHERE user_pk = $1 AND reason = ANY($18::TEXT[])), \
+     i AS (INSERT INTO user_block_reasons (user_pk, reason) SELECT $1, unnest($19::TEXT[]) ON CONFLICT DO NOTHING) \
+     UPDATE users u SET user_name = $2, user_name_key = $3, external_id = $4, active = $5, status = $6, \
+     source = $7, activation_expires_at = $8, email = $9, email_key = $10, display_name = $11, \
+     display_name_key = $12, given_name = $13, family_name = $14, preferred_language = $15, \
+     attributes = $16, last_modified = $17, version = u.version + 1 WHERE u.pk = $1 RETURNING ",
+    user_fields!(),
+    ", (SELECT string_agg(x.reason, E'\\n') FROM (SELECT r.reason FROM user_block_reasons r \
+     WHERE r.user_pk = u.pk AND r.reason <> ALL($18::TEXT[]) UNION SELECT unnest($19::TEXT[])) x(reason))"
+);
+
+/// The parameters of `SAVE_USER_SQL`.
+struct SaveValues<'a> {
+    pk: i64,
+    after: &'a User,
+    status: &'static str,
+    source: &'static str,
+    user_name_key: String,
+    email_key: Option<String>,
+    display_key: Option<String>,
+    activation_expires_at: Option<String>,
+    attributes: String,
+    now: String,
+    removed: Vec<String>,
+    added: Vec<String>,
+}
+
+impl<'a> SaveValues<'a> {
+    fn new(pk: i64, before: &User, after: &'a User) -> Self {
+        Self {
+            pk,
+            after,
+            status: after.status.as_str(),
+            source: after.source.as_str(),
+            user_name_key: fold_key(&after.user_name),
+            email_key: after.profile.email.as_deref().map(fold_key),
+            display_key: after.profile.display_name.as_deref().map(fold_key),
+            activation_expires_at: after.activation_expires_at.map(ts),
+            attributes: after.attributes.to_string(),
+            now: ts(domain::now()),
+            removed: before.block_reasons.difference(&after.block_reasons).map(ToString::to_string).collect(),
+            added: after.block_reasons.difference(&before.block_reasons).map(ToString::to_string).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 19] {
+        let a = self.after;
+        [
+            &self.pk,
+            &a.user_name,
+            &self.user_name_key,
+            &a.external_id,
+            &a.active,
+            &self.status,
+            &self.source,
+            &self.activation_expires_at,
+            &a.profile.email,
+            &self.email_key,
+            &a.profile.display_name,
+            &self.display_key,
+            &a.profile.given_name,
+            &a.profile.family_name,
+            &a.profile.preferred_language,
+            &self.attributes,
+            &self.now,
+            &self.removed,
+            &self.added,
+        ]
+    }
+}
+
+fn saved_user(saved: Result<Option<Row>, tokio_postgres::Error>, user_name: &str) -> StoreResult<User> {
+    match saved {
+        Ok(Some(row)) => Ok(user_from_row(&row)?.1),
+        Ok(None) => Err(StoreError::NotFound),
+        Err(e) if is_unique_violation(&e) => Err(login_taken(user_name)),
+        Err(e) => Err(pg_err(e)),
+    }
+}
+
+/// Writes `after` over `before` in the caller's transaction, touching only the block reasons
+/// that changed; one statement.
 pub(crate) async fn save_user<C: GenericClient>(c: &C, pk: i64, before: &User, after: &User) -> StoreResult<User> {
-    let email_key = after.profile.email.as_deref().map(fold_key);
-    let display_key = after.profile.display_name.as_deref().map(fold_key);
-    let updated = execute(
-        c,
-        "UPDATE users SET user_name = $2, user_name_key = $3, external_id = $4, active = $5, status = $6, \
-         source = $7, activation_expires_at = $8, email = $9, email_key = $10, display_name = $11, \
-         display_name_key = $12, given_name = $13, family_name = $14, preferred_language = $15, \
-         attributes = $16, last_modified = $17, version = version + 1 WHERE pk = $1",
-        &[
-            &pk,
-            &after.user_name,
-            &fold_key(&after.user_name),
-            &after.external_id,
-            &after.active,
-            &after.status.as_str(),
-            &after.source.as_str(),
-            &after.activation_expires_at.map(ts),
-            &after.profile.email,
-            &email_key,
-            &after.profile.display_name,
-            &display_key,
-            &after.profile.given_name,
-            &after.profile.family_name,
-            &after.profile.preferred_language,
-            &after.attributes.to_string(),
-            &ts(domain::now()),
-        ],
-    )
-    .await;
-    match updated {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Err(login_taken(&after.user_name)),
-        Err(e) => return Err(pg_err(e)),
-    }
-    for removed in before.block_reasons.difference(&after.block_reasons) {
-        execute(c, "DELETE FROM user_block_reasons WHERE user_pk = $1 AND reason = $2", &[&pk, &removed.to_string()])
-            .await
-            .map_err(pg_err)?;
-    }
-    for added in after.block_reasons.difference(&before.block_reasons) {
-        execute(
-            c,
-            "INSERT INTO user_block_reasons (user_pk, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&pk, &added.to_string()],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    load_by_pk(c, pk).await
+    let values = SaveValues::new(pk, before, after);
+    saved_user(query_opt(c, SAVE_USER_SQL, &values.params()).await, &after.user_name)
 }
 
-pub(crate) async fn delete_user<C: GenericClient>(
-    c: &C,
+/// Locks the user with `BEGIN` sent along, checks `guard`, and deletes with `COMMIT` sent along.
+pub(crate) async fn delete_user(
+    client: deadpool_postgres::Client,
     service: ServiceId,
     id: &str,
     guard: UserGuard,
 ) -> StoreResult<User> {
-    let (pk, user) = find_user(c, service, id, true).await?.ok_or(StoreError::NotFound)?;
-    guard(&user)?;
-    execute(c, "DELETE FROM users WHERE pk = $1", &[&pk]).await.map_err(pg_err)?;
+    let find = client.prepare_cached(FIND_FOR_UPDATE_SQL).await.map_err(pg_err)?;
+    let delete = client.prepare_cached("DELETE FROM users WHERE pk = $1").await.map_err(pg_err)?;
+    let mut tx = PipelinedTx::new(client);
+    let rows = tx.begin_query(&find, &[&id, &service.0]).await?;
+    let checked = rows.first().map(user_from_row).transpose().and_then(|found| {
+        let (pk, user) = found.ok_or(StoreError::NotFound)?;
+        guard(&user)?;
+        Ok((pk, user))
+    });
+    let (pk, user) = match checked {
+        Ok(found) => found,
+        Err(e) => {
+            tx.rollback().await;
+            return Err(e);
+        }
+    };
+    tx.query_commit(&delete, &[&pk]).await.map_err(pg_err)?;
     Ok(user)
 }
 
