@@ -119,7 +119,7 @@ enum TokenCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
-    /// Revoke a token by id, effective at once.
+    /// Revoke a token by id (running servers refuse it within a second).
     Revoke {
         id: i64,
         #[command(flatten)]

@@ -284,14 +284,20 @@ fn run_in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreRe
 /// usual auto-checkpoint size, while the store lives.
 fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::Weak<()>) {
     const WAL_CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024;
+    // Under constant reads and writes a PASSIVE checkpoint never finds a moment when no reader
+    // uses the WAL, so the WAL is never restarted and grows without bound (gigabytes in a
+    // long benchmark). Past this size the checkpoint waits for readers (briefly holding
+    // writers back) and truncates the file.
+    const WAL_TRUNCATE_BYTES: u64 = 256 * 1024 * 1024;
     while alive.upgrade().is_some() {
         std::thread::sleep(std::time::Duration::from_millis(200));
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         if size < WAL_CHECKPOINT_BYTES {
             continue;
         }
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+        let mode = if size >= WAL_TRUNCATE_BYTES { "TRUNCATE" } else { "PASSIVE" };
+        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+            tracing::warn!(error = %e, mode, "WAL checkpoint failed");
         }
     }
 }
