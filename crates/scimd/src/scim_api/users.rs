@@ -65,23 +65,6 @@ async fn list_users(state: &AppState, caller: &ScimCaller, q: &ScimQuery) -> Res
         _ => None,
     };
     let in_store = translated.exact && !matches!(sort_field, Some(None));
-    if in_store && p.projection.is_empty() {
-        // The common case (Entra's `userName eq "…"` lookups): serialise straight from the rows.
-        let page = state
-            .store
-            .query_users(
-                caller.service.id,
-                &Query {
-                    condition: translated.condition,
-                    sort: store_sort,
-                    page: Some(PageRequest { offset: p.page.offset(), limit: p.page.count }),
-                },
-            )
-            .await?;
-        let resources: Vec<UserJson> = page.items.iter().map(|user| UserJson { user, base_url: &url, now }).collect();
-        let list = ListResponse { total_results: page.total, start_index: p.page.start_index, resources: &resources };
-        return Ok(scim_json(StatusCode::OK, &list));
-    }
     let (total, mut resources) = if in_store {
         let page = state
             .store
@@ -94,6 +77,14 @@ async fn list_users(state: &AppState, caller: &ScimCaller, q: &ScimQuery) -> Res
                 },
             )
             .await?;
+        if p.projection.is_empty() {
+            // The common case (Entra's `userName eq "…"` lookups): serialise straight from the rows.
+            let resources: Vec<UserJson> =
+                page.items.iter().map(|user| UserJson { user, base_url: &url, now }).collect();
+            let list =
+                ListResponse { total_results: page.total, start_index: p.page.start_index, resources: &resources };
+            return Ok(scim_json(StatusCode::OK, &list));
+        }
         (page.total, page.items.iter().map(|u| user_to_scim(u, &url, now)).collect::<Vec<_>>())
     } else {
         // Candidates from the indexed part of the filter, then the exact SCIM semantics.
