@@ -66,20 +66,11 @@ pub enum TokenRejection {
     WrongScope,
 }
 
-/// Checks a bearer token. The database is searched by the token's SHA-256, so no secret is
-/// ever compared byte by byte: what an attacker controls (the token) and what the index
-/// compares (its hash) are unrelated, which makes the check constant-time in effect.
-pub async fn check(
-    store: &dyn Store,
-    presented: Option<&str>,
-    scope: TokenScope,
-    now: Timestamp,
-) -> Result<Result<ApiToken, TokenRejection>, domain::ports::StoreError> {
-    Ok(check_with_service(store, &AuthCache::default(), presented, scope, now).await?.map(|(token, _)| token))
-}
-
-/// [`check`], also returning the token's service (one database round trip for both, none
-/// when the token was verified within [`AUTH_CACHE_TTL`]).
+/// Checks a bearer token and finds its service (one database round trip for both, none when
+/// the token was verified within [`AUTH_CACHE_TTL`]). The database is searched by the token's
+/// SHA-256, so no secret is ever compared byte by byte: what an attacker controls (the token)
+/// and what the index compares (its hash) are unrelated, which makes the check constant-time
+/// in effect.
 pub async fn check_with_service(
     store: &dyn Store,
     cache: &AuthCache,
@@ -110,6 +101,16 @@ pub async fn check_with_service(
         return Ok(Err(TokenRejection::WrongScope));
     }
     Ok(Ok((record, service)))
+}
+
+/// The token of a request's `Authorization` header, checked for `scope` with the server's
+/// cache: what the SCIM and admin API extractors both ask.
+pub async fn authenticate(
+    state: &crate::state::AppState,
+    headers: &axum::http::HeaderMap,
+    scope: TokenScope,
+) -> Result<Result<(ApiToken, Service), TokenRejection>, domain::ports::StoreError> {
+    check_with_service(state.store.as_ref(), &state.auth_cache, bearer(headers), scope, domain::now()).await
 }
 
 /// How long a verified token is trusted without asking the database again. A change made

@@ -157,7 +157,6 @@ impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let presented = crate::tokens::bearer(&parts.headers);
         let unauthorized = || {
             ApiError(AdminError::new(
                 StatusCode::UNAUTHORIZED,
@@ -165,18 +164,11 @@ impl FromRequestParts<AppState> for AdminCaller {
                 "an API token of scope admin is required (Authorization: Bearer scimd_…)",
             ))
         };
-        let (token, service) = crate::tokens::check_with_service(
-            state.store.as_ref(),
-            &state.auth_cache,
-            presented,
-            TokenScope::Admin,
-            domain::now(),
-        )
-        .await?
-        .map_err(|why| {
-            tracing::info!(reason = ?why, "admin API request refused: bad token");
-            unauthorized()
-        })?;
+        let (token, service) =
+            crate::tokens::authenticate(state, &parts.headers, TokenScope::Admin).await?.map_err(|why| {
+                tracing::info!(reason = ?why, "admin API request refused: bad token");
+                unauthorized()
+            })?;
         if let Err(wait) = state.limiter.check(token.id) {
             return Err(ApiError(AdminError::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -20,19 +20,11 @@ impl FromRequestParts<AppState> for ScimCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let presented = crate::tokens::bearer(&parts.headers);
-        let (token, service) = crate::tokens::check_with_service(
-            state.store.as_ref(),
-            &state.auth_cache,
-            presented,
-            TokenScope::Scim,
-            domain::now(),
-        )
-        .await?
-        .map_err(|why| {
-            tracing::info!(reason = ?why, "SCIM request refused: bad token");
-            unauthorized("a valid SCIM bearer token is required (Authorization: Bearer scimd_…)")
-        })?;
+        let (token, service) =
+            crate::tokens::authenticate(state, &parts.headers, TokenScope::Scim).await?.map_err(|why| {
+                tracing::info!(reason = ?why, "SCIM request refused: bad token");
+                unauthorized("a valid SCIM bearer token is required (Authorization: Bearer scimd_…)")
+            })?;
         if let Err(wait) = state.limiter.check(token.id) {
             return Err(too_many_requests(wait));
         }

@@ -10,19 +10,14 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 fn meta(
-    resource_type: &str,
-    location: String,
-    created: domain::Timestamp,
-    modified: domain::Timestamp,
-    version: i64,
+    resource_type: &'static str,
+    collection: &'static str,
+    base_url: &str,
+    id: &str,
+    (created, last_modified, version): (domain::Timestamp, domain::Timestamp, i64),
 ) -> Value {
-    json!({
-        "resourceType": resource_type,
-        "created": domain::format_timestamp(created),
-        "lastModified": domain::format_timestamp(modified),
-        "location": location,
-        "version": format!("W/\"{version}\""),
-    })
+    let meta = MetaJson { resource_type, base_url, collection, id, created, last_modified, version };
+    serde_json::to_value(meta).unwrap_or_default()
 }
 
 /// The attributes a PATCH or filter works on: everything the client may have set, in
@@ -42,42 +37,14 @@ pub fn user_attributes(user: &User) -> Value {
     Value::Object(obj)
 }
 
-/// The full SCIM representation of a user (RFC 7643 §4.1) with the MFA extension.
+/// The full SCIM representation of a user (RFC 7643 §4.1) with the MFA extension, as a `Value`
+/// (for projections and filters); [`UserJson`] is the one definition of it.
 pub fn user_to_scim(user: &User, base_url: &str, now: domain::Timestamp) -> Value {
-    let mut obj = Map::new();
-    let mut schemas = vec![Value::from(USER_SCHEMA)];
-    if user.attributes.get(ENTERPRISE_USER_SCHEMA).is_some() {
-        schemas.push(Value::from(ENTERPRISE_USER_SCHEMA));
-    }
-    schemas.push(Value::from(MFA_SCHEMA));
-    obj.insert("schemas".into(), Value::Array(schemas));
-    obj.insert("id".into(), Value::String(user.id.clone()));
-    if let Value::Object(attrs) = user_attributes(user) {
-        obj.extend(attrs);
-    }
-    let mut mfa = Map::new();
-    mfa.insert("status".into(), Value::from(user.effective_status(now).as_str()));
-    mfa.insert("blocked".into(), Value::Bool(user.blocked()));
-    mfa.insert(
-        "blockReasons".into(),
-        Value::Array(user.block_reasons.iter().map(|r| Value::String(r.to_string())).collect()),
-    );
-    mfa.insert("provisioningSource".into(), Value::from(user.source.as_str()));
-    if let Some(exp) = user.activation_expires_at.filter(|_| user.status == domain::user::UserStatus::PendingActivation)
-    {
-        mfa.insert("activationExpiresAt".into(), Value::String(domain::format_timestamp(exp)));
-    }
-    obj.insert(MFA_SCHEMA.into(), Value::Object(mfa));
-    obj.insert(
-        "meta".into(),
-        meta("User", format!("{base_url}/Users/{}", user.id), user.created, user.last_modified, user.version),
-    );
-    Value::Object(obj)
+    serde_json::to_value(UserJson { user, base_url, now }).unwrap_or_default()
 }
 
-/// [`user_to_scim`] as a serializer: the same JSON, written straight from the `User` without
-/// building a `Value` tree first. Every read without `attributes`/`excludedAttributes` takes
-/// this path; a unit test holds the two to the same output.
+/// A user's SCIM representation, written straight from the `User` without building a `Value`
+/// tree first: every read without `attributes`/`excludedAttributes` serialises this directly.
 pub struct UserJson<'a> {
     pub user: &'a User,
     pub base_url: &'a str,
@@ -276,7 +243,7 @@ pub fn group_to_scim(group: &Group, members: Option<&[Member]>, base_url: &str) 
     }
     obj.insert(
         "meta".into(),
-        meta("Group", format!("{base_url}/Groups/{}", group.id), group.created, group.last_modified, group.version),
+        meta("Group", "Groups", base_url, &group.id, (group.created, group.last_modified, group.version)),
     );
     Value::Object(obj)
 }
