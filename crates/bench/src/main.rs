@@ -690,13 +690,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.users > u64::from(u32::MAX) || args.preload > u64::from(u32::MAX) || args.groups > u64::from(u32::MAX) {
         bail!("--users, --preload and --groups must be below 2^32");
     }
-    let http = Http::new(
-        &args.url,
-        &token,
-        args.concurrency,
-        Duration::from_secs(args.timeout_secs.max(1)),
-        args.allow_remote,
-    )?;
+    let http = Http::new(&args.url, &token, Duration::from_secs(args.timeout_secs.max(1)), args.allow_remote)?;
     // A run id in every userName and displayName, so that runs against one server never collide.
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut bench = Bench {
@@ -775,7 +769,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     match run(Args::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
