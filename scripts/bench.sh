@@ -8,6 +8,7 @@
 # e.g.   scripts/bench.sh --sqlite-synchronous full -- --users 10000 --concurrency 16 --json /tmp/b.json
 #        scripts/bench.sh -- --scale
 # Environment: SKIP_BUILD=1 uses the binaries already in target/release;
+#              SCIMD_BIN=path runs another scimd binary (e.g. an older build, to compare);
 #              KEEP_DATA=1 keeps the data directory (its path is printed);
 #              ACTIVATION_EMAIL=0 creates the service `default` without activation emails before
 #              the server starts (SQLite data dir only); by default every created user queues an
@@ -40,7 +41,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "== building release binaries (scimd, scimd-bench)" >&2
   cargo build --release -p scimd -p scimd-bench
 fi
-SCIMD="$ROOT/target/release/scimd"
+SCIMD="${SCIMD_BIN:-$ROOT/target/release/scimd}"
 BENCH="$ROOT/target/release/scimd-bench"
 for bin in "$SCIMD" "$BENCH"; do
   [ -x "$bin" ] || { echo "bench.sh: $bin is missing (build it, or drop SKIP_BUILD)" >&2; exit 1; }
