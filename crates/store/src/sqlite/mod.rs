@@ -104,6 +104,10 @@ pub(crate) fn internal(e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens the database file (creating it), applies migrations, starts the writer thread.
     pub fn open(path: &Path, synchronous: &str) -> Result<Self, String> {
+        Self::open_with_policy(path, synchronous, WalPolicy::default())
+    }
+
+    fn open_with_policy(path: &Path, synchronous: &str, policy: WalPolicy) -> Result<Self, String> {
         let synchronous = match synchronous.to_ascii_lowercase().as_str() {
             "full" => "FULL",
             "normal" => "NORMAL",
@@ -142,7 +146,7 @@ impl SqliteStore {
             .spawn({
                 let wal = wal.clone();
                 let catch_up = catch_up.clone();
-                move || checkpoint_loop(checkpointer, wal, watch, &catch_up)
+                move || checkpoint_loop(checkpointer, wal, watch, &catch_up, policy)
             })
             .map_err(|e| e.to_string())?;
 
@@ -287,23 +291,50 @@ fn run_in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreRe
     result
 }
 
+/// When the checkpoint thread copies the WAL into the database, and when it restarts it.
+#[derive(Clone, Copy)]
+struct WalPolicy {
+    /// How often the checkpoint thread looks at the WAL.
+    interval: std::time::Duration,
+    /// A checkpoint runs once the WAL file is this large (SQLite's usual auto-checkpoint size).
+    checkpoint_bytes: u64,
+    /// The WAL is restarted once it holds this many frames (pages). Each restart pauses the
+    /// writer for a millisecond or two (the catch-up below), so not too often: 16384 frames of
+    /// 4 KiB keep the WAL file near 64 MiB.
+    restart_frames: i64,
+    /// Should restarts still fail (a reader holding an old snapshot each time), the WAL would
+    /// grow without bound. Past this size the checkpoint waits for readers (briefly holding
+    /// writers back) and truncates the file.
+    truncate_bytes: u64,
+}
+
+impl Default for WalPolicy {
+    fn default() -> Self {
+        Self {
+            interval: std::time::Duration::from_millis(200),
+            checkpoint_bytes: 4 << 20,
+            restart_frames: 16384,
+            truncate_bytes: 256 << 20,
+        }
+    }
+}
+
 /// Copies committed WAL frames into the database file once the WAL has grown past SQLite's
 /// usual auto-checkpoint size, while the store lives.
 ///
 /// SQLite restarts the WAL (writes it again from its start) only when a checkpoint has copied
 /// every frame. Under constant writes this thread never catches up: the writer appends while
-/// it copies. So once the WAL holds `RESTART_FRAMES`, it makes a second pass (copying what
+/// it copies. So once the WAL holds `policy.restart_frames`, it makes a second pass (copying what
 /// came during the first) and asks the writer (`catch_up`) to copy the few frames left
 /// between two batches; the writer's next transaction then restarts the WAL. The WAL file
-/// keeps its size (about 16 MiB) and is overwritten, which the disk syncs faster than an appended file.
-fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::Weak<()>, catch_up: &AtomicBool) {
-    const WAL_CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024;
-    // Restart the WAL about every 16 MiB written.
-    const RESTART_FRAMES: i64 = 4096;
-    // Should restarts still fail (a reader holding an old snapshot each time), the WAL would
-    // grow without bound. Past this size the checkpoint waits for readers (briefly holding
-    // writers back) and truncates the file.
-    const WAL_TRUNCATE_BYTES: u64 = 256 * 1024 * 1024;
+/// keeps its size and is overwritten, which the disk syncs faster than an appended file.
+fn checkpoint_loop(
+    conn: Connection,
+    wal: std::path::PathBuf,
+    alive: std::sync::Weak<()>,
+    catch_up: &AtomicBool,
+    policy: WalPolicy,
+) {
     // Columns: busy, frames in the WAL, frames copied.
     let checkpoint = |mode: &str| {
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(1)).map_err(|e| {
@@ -311,13 +342,13 @@ fn checkpoint_loop(conn: Connection, wal: std::path::PathBuf, alive: std::sync::
         })
     };
     while alive.upgrade().is_some() {
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::thread::sleep(policy.interval);
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        if size >= WAL_TRUNCATE_BYTES {
+        if size >= policy.truncate_bytes {
             let _ = checkpoint("TRUNCATE");
-        } else if size >= WAL_CHECKPOINT_BYTES
+        } else if size >= policy.checkpoint_bytes
             && let Ok(frames) = checkpoint("PASSIVE")
-            && frames >= RESTART_FRAMES
+            && frames >= policy.restart_frames
             && checkpoint("PASSIVE").is_ok()
         {
             catch_up.store(true, Ordering::Relaxed);
@@ -810,7 +841,7 @@ impl domain::ports::Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::SqliteStore;
+    use super::{SqliteStore, WalPolicy};
     use domain::ports::Store;
     use domain::service::ServiceParams;
     use domain::user::{NewUser, Profile, ProvisioningSource, UserStatus};
@@ -818,14 +849,21 @@ mod tests {
 
     /// Under writes without a pause the checkpoint thread alone never copies the last frame, so
     /// SQLite would never restart the WAL: it would grow with everything written. The writer's
-    /// catch-up keeps it near `RESTART_FRAMES` pages.
+    /// catch-up keeps it near `restart_frames` pages.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_continuous_writes() {
-        const DB_BYTES: u64 = 128 * 1024 * 1024;
+        // Small thresholds, so that a few restarts happen in a short test.
+        let policy = WalPolicy {
+            interval: std::time::Duration::from_millis(20),
+            checkpoint_bytes: 1 << 20,
+            restart_frames: 1024,
+            truncate_bytes: 256 << 20,
+        };
+        const DB_BYTES: u64 = 48 * 1024 * 1024;
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("t.db");
         let wal = dir.path().join("t.db-wal");
-        let store = Arc::new(SqliteStore::open(&db, "full").expect("open"));
+        let store = Arc::new(SqliteStore::open_with_policy(&db, "full", policy).expect("open"));
         let service = store.create_service("s", ServiceParams::default()).await.expect("service").id;
         // Large users (two overflow pages each) fill the database in a few thousand creates.
         let padding = "x".repeat(7000);
