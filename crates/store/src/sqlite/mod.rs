@@ -2,12 +2,10 @@
 //!
 //! Concurrency design (docs/architecture.md):
 //! - **One writer thread** owns the only write connection. Write jobs arrive on a channel; the
-//!   thread runs each inside its own SAVEPOINT (a failing job rolls back alone) in one open
-//!   transaction, and commits the batch: group commit. A job's caller hears back only once the
-//!   batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL after each
-//!   commit while the writer already runs the next jobs. The writer commits when the syncer is
-//!   free: jobs that arrive during an fsync would wait for it anyway, so they join one batch
-//!   (fewer commits, fewer WAL pages written twice) instead of queueing as small ones.
+//!   thread takes every job waiting, runs each inside its own SAVEPOINT (a failing job rolls
+//!   back alone), and commits the batch: group commit. A job's caller hears back only once the
+//!   batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL for every
+//!   batch committed since its last fsync while the writer already runs the next batch.
 //! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
 //!   the writer.
 
@@ -20,12 +18,11 @@ mod rows;
 mod services;
 mod users;
 
-use crossbeam_channel as channel;
 use domain::ports::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 /// Migrations, in order. The version is the file's number; both backends use the same numbers.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -41,7 +38,7 @@ type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 pub struct SqliteStore {
-    writer: channel::Sender<Job>,
+    writer: mpsc::SyncSender<Job>,
     readers: Arc<ReadPool>,
     /// Told after a commit that queued outbox messages (see `Store::set_outbox_listener`).
     outbox_listener: Mutex<Option<domain::ports::OutboxListener>>,
@@ -151,23 +148,22 @@ impl SqliteStore {
             .map_err(|e| e.to_string())?;
 
         // synchronous=FULL: the writer commits without waiting for the disk (NORMAL) and hands
-        // each committed batch to the syncer thread, which fsyncs the WAL and only then answers
-        // its callers. The writer runs the next jobs while the disk works: the same durability
-        // as FULL, without the fsync on the writer's path.
+        // each committed batch to the syncer thread, which fsyncs the WAL once for every batch
+        // committed meanwhile and only then answers their callers. The next batch runs while
+        // the disk works: the same durability as FULL, without the fsync on the writer's path.
         let syncer = if synchronous == "FULL" {
             conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| e.to_string())?;
             let wal_file = std::fs::File::open(&wal).map_err(|e| format!("cannot open {}: {e}", wal.display()))?;
-            let (batches, batches_rx) = channel::unbounded::<Vec<Completion>>();
-            let (synced_tx, synced) = channel::unbounded::<()>();
+            let (sync_tx, sync_rx) = mpsc::channel::<Vec<Completion>>();
             std::thread::Builder::new()
                 .name("sqlite-syncer".into())
-                .spawn(move || syncer_loop(wal_file, batches_rx, synced_tx))
+                .spawn(move || syncer_loop(wal_file, sync_rx))
                 .map_err(|e| e.to_string())?;
-            Some(Syncer { batches, synced })
+            Some(sync_tx)
         } else {
             None
         };
-        let (tx, rx) = channel::bounded::<Job>(4096);
+        let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx, syncer, &catch_up))
@@ -194,7 +190,7 @@ impl SqliteStore {
         });
         match self.writer.try_send(job) {
             Ok(()) => {}
-            Err(channel::TrySendError::Full(job)) => {
+            Err(mpsc::TrySendError::Full(job)) => {
                 // A full queue blocks; wait for room off the async threads.
                 let sender = self.writer.clone();
                 tokio::task::spawn_blocking(move || sender.send(job))
@@ -202,7 +198,7 @@ impl SqliteStore {
                     .map_err(|e| StoreError::Internal(e.to_string()))?
                     .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
             }
-            Err(channel::TrySendError::Disconnected(_)) => {
+            Err(mpsc::TrySendError::Disconnected(_)) => {
                 return Err(StoreError::Unavailable("the SQLite writer has stopped".into()));
             }
         }
@@ -356,152 +352,67 @@ fn checkpoint_loop(
     }
 }
 
-/// The writer's line to the syncer thread: committed batches go out, `synced` says an fsync
-/// finished (the syncer is free for the next batch).
-struct Syncer {
-    batches: channel::Sender<Vec<Completion>>,
-    synced: channel::Receiver<()>,
-}
-
-/// The writer thread: runs jobs in one open transaction and commits it when the syncer is
-/// free (or at once without a syncer), so a batch holds every job that arrived meanwhile.
-fn writer_loop(conn: Connection, jobs: channel::Receiver<Job>, syncer: Option<Syncer>, catch_up: &AtomicBool) {
-    let mut batch = Batch { open: false, completions: Vec::new(), catch_up };
-    // A committed batch is with the syncer and not yet durable.
-    let mut syncing = false;
-    loop {
-        // Wait for a job, or (while a batch is being synced) for the syncer to be free.
-        let job = match (&syncer, syncing) {
-            (Some(s), true) => channel::select! {
-                recv(jobs) -> job => match job {
-                    Ok(job) => Some(job),
-                    Err(_) => {
-                        // The store is gone: wait for the fsync, commit what is left, stop.
-                        let _ = s.synced.recv();
-                        syncing = false;
-                        None
-                    }
-                },
-                recv(s.synced) -> _ => {
-                    syncing = false;
-                    None
-                }
-            },
-            _ => match jobs.recv() {
-                Ok(job) => Some(job),
-                Err(_) => break,
-            },
-        };
-        if let Some(job) = job {
-            batch.run(&conn, job);
-        }
-        // Take the jobs already waiting; if the syncer becomes free meanwhile, stop and commit
-        // at once, so the disk never waits for the writer.
-        while batch.completions.len() < MAX_BATCH {
-            if syncing && syncer.as_ref().is_some_and(|s| s.synced.try_recv().is_ok()) {
-                syncing = false;
-                break;
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    syncer: Option<mpsc::Sender<Vec<Completion>>>,
+    catch_up: &AtomicBool,
+) {
+    // Answers the callers of a committed batch: at once, or after the syncer's fsync.
+    let acknowledge = |completions: Vec<Completion>| match &syncer {
+        None => completions.into_iter().for_each(|c| c(None)),
+        Some(syncer) => {
+            if let Err(mpsc::SendError(completions)) = syncer.send(completions) {
+                let err = StoreError::Unavailable("the SQLite syncer has stopped".into());
+                completions.into_iter().for_each(|c| c(Some(err.clone())));
             }
-            match jobs.try_recv() {
-                Ok(job) => batch.run(&conn, job),
+        }
+    };
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        if !batch.completions.is_empty()
-            && (!syncing || batch.completions.len() >= MAX_BATCH)
-            && let Some(completions) = batch.commit(&conn)
-        {
-            syncing = acknowledge(syncer.as_ref(), completions);
-        }
-    }
-    if let Some(completions) = batch.commit(&conn) {
-        acknowledge(syncer.as_ref(), completions);
-    }
-}
-
-/// The writer's open transaction and the callers waiting for it.
-struct Batch<'a> {
-    open: bool,
-    completions: Vec<Completion>,
-    /// Set by the checkpoint thread: copy the last WAL frames before the next transaction.
-    catch_up: &'a AtomicBool,
-}
-
-impl Batch<'_> {
-    /// Runs `job` in the open transaction, beginning one if needed.
-    fn run(&mut self, conn: &Connection, job: Job) {
-        if !self.open && self.catch_up.swap(false, Ordering::Relaxed) {
+        if catch_up.swap(false, Ordering::Relaxed) {
             // Between transactions nothing is appended while it copies, so it copies every
             // frame no reader still needs, and the next transaction restarts the WAL.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::debug!(error = %e, "catch-up checkpoint failed");
             }
         }
-        if !self.open {
-            match exec_cached(conn, "BEGIN IMMEDIATE") {
-                Ok(()) => self.open = true,
-                Err(e) => {
-                    // Another process holds the write lock beyond the busy timeout. The job's
-                    // outermost SAVEPOINT then acts as its own transaction: slower, still correct.
-                    tracing::warn!(error = %e, "cannot begin a group transaction; committing a job on its own");
-                }
-            }
+        if let Err(e) = exec_cached(&conn, "BEGIN IMMEDIATE") {
+            // Another process holds the write lock beyond the busy timeout. Each job's
+            // outermost SAVEPOINT then acts as its own transaction: slower, still correct.
+            tracing::warn!(error = %e, "cannot begin a group transaction; committing jobs one by one");
+            acknowledge(batch.into_iter().map(|job| job(&conn)).collect());
+            continue;
         }
-        self.completions.push(job(conn));
-    }
-
-    /// Commits the open transaction. Returns the callers to answer once it is durable; on a
-    /// failed commit they are answered with the error here.
-    fn commit(&mut self, conn: &Connection) -> Option<Vec<Completion>> {
-        let completions = std::mem::take(&mut self.completions);
-        if !std::mem::take(&mut self.open) {
-            // Jobs run outside a transaction (see `run`) committed themselves.
-            return (!completions.is_empty()).then_some(completions);
-        }
-        match exec_cached(conn, "COMMIT") {
-            Ok(()) => Some(completions),
+        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
+        match exec_cached(&conn, "COMMIT") {
+            Ok(()) => acknowledge(completions),
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
                 let err = internal(e);
                 tracing::error!(error = %err, "group commit failed");
                 completions.into_iter().for_each(|c| c(Some(err.clone())));
-                None
             }
         }
-    }
-}
-
-/// Answers the callers of a committed batch: at once, or through the syncer after its fsync.
-/// Returns whether the batch went to the syncer.
-fn acknowledge(syncer: Option<&Syncer>, completions: Vec<Completion>) -> bool {
-    match syncer {
-        None => {
-            completions.into_iter().for_each(|c| c(None));
-            false
-        }
-        Some(s) => match s.batches.send(completions) {
-            Ok(()) => true,
-            Err(channel::SendError(completions)) => {
-                let err = StoreError::Unavailable("the SQLite syncer has stopped".into());
-                completions.into_iter().for_each(|c| c(Some(err.clone())));
-                false
-            }
-        },
     }
 }
 
 /// Makes committed batches durable: one `fdatasync` of the WAL covers every batch committed
 /// before it (WAL frames are appended in commit order, so a synced batch implies every earlier
-/// one), then their callers hear back and the writer is told. A reader may see a batch a
-/// moment before it is durable; its caller is answered only after.
-fn syncer_loop(wal: std::fs::File, batches: channel::Receiver<Vec<Completion>>, synced: channel::Sender<()>) {
-    while let Ok(mut completions) = batches.recv() {
-        while let Ok(more) = batches.try_recv() {
+/// one), then their callers hear back. A reader may see a batch a moment before it is
+/// durable; its caller is answered only after.
+fn syncer_loop(wal: std::fs::File, rx: mpsc::Receiver<Vec<Completion>>) {
+    while let Ok(mut completions) = rx.recv() {
+        while let Ok(more) = rx.try_recv() {
             completions.extend(more);
         }
-        let result = wal.sync_data();
-        let _ = synced.send(());
-        match result {
+        match wal.sync_data() {
             Ok(()) => completions.into_iter().for_each(|c| c(None)),
             Err(e) => {
                 // The data may or may not be on disk: the callers are told it failed (Entra
