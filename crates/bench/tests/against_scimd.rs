@@ -99,16 +99,29 @@ fn phase<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no phase {name:?} in {report}"))
 }
 
-#[test]
-fn the_standard_workload_runs_every_phase_without_errors() {
+/// Runs scimd-bench with `args` against a fresh server; it must succeed without errors.
+fn bench_without_errors(args: &[&str]) -> Value {
     let server = start_server();
-    let (ok, report) = bench(
-        &server,
-        &server.token,
-        &["--users", "120", "--groups", "6", "--concurrency", "4", "--member-batch", "10", "--groups-per-user", "3"],
-    );
+    let (ok, report) = bench(&server, &server.token, args);
     assert!(ok, "{report}");
     assert_eq!(report["totalErrors"], 0, "{report}");
+    report
+}
+
+#[test]
+fn the_standard_workload_runs_every_phase_without_errors() {
+    let report = bench_without_errors(&[
+        "--users",
+        "120",
+        "--groups",
+        "6",
+        "--concurrency",
+        "4",
+        "--member-batch",
+        "10",
+        "--groups-per-user",
+        "3",
+    ]);
     for (name, requests) in [
         ("create-users", 120),
         ("filter-users", 120),
@@ -131,32 +144,26 @@ fn the_standard_workload_runs_every_phase_without_errors() {
 
 #[test]
 fn the_scale_mode_compares_small_and_large() {
-    let server = start_server();
-    let (ok, report) = bench(
-        &server,
-        &server.token,
-        &[
-            "--scale",
-            "--users",
-            "40",
-            "--preload",
-            "160",
-            "--big-group-members",
-            "100",
-            "--small-group-members",
-            "10",
-            "--scale-ops",
-            "20",
-            "--concurrency",
-            "4",
-            "--preload-member-batch",
-            "50",
-        ],
-    );
-    assert!(ok, "{report}");
-    assert_eq!(report["totalErrors"], 0, "{report}");
-    let rows = report["comparison"]["rows"].as_array().or_else(|| report["comparison"].as_array()).unwrap();
+    let report = bench_without_errors(&[
+        "--scale",
+        "--users",
+        "40",
+        "--preload",
+        "160",
+        "--big-group-members",
+        "100",
+        "--small-group-members",
+        "10",
+        "--scale-ops",
+        "20",
+        "--concurrency",
+        "4",
+        "--preload-member-batch",
+        "50",
+    ]);
+    let rows = report["comparison"].as_array().unwrap();
     assert_eq!(rows.len(), 4, "{report}");
+    assert!(rows.iter().all(|r| r["ratio"].as_f64().unwrap() > 0.0), "{report}");
     assert_eq!(phase(&report, "filter-users @160")["requests"], 20);
     assert_eq!(phase(&report, "member +1/-1 @100")["requests"], 40, "two requests per operation");
 }
