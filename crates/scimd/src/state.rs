@@ -12,8 +12,8 @@ pub struct AppState {
     pub audit: AuditLog,
     pub schemas: Arc<crate::scim_api::schemas::Schemas>,
     pub limiter: Arc<crate::rate_limit::TokenLimiter>,
-    /// When each token's `last_used` was last written (written at most once a minute).
     /// Recently verified bearer tokens (cleared on every token or service change).
     pub auth_cache: Arc<crate::tokens::AuthCache>,
+    /// When each token's `last_used` was last written (written at most once a minute).
     pub token_touches: Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }

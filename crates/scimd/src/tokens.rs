@@ -71,7 +71,7 @@ pub enum TokenRejection {
 /// SHA-256, so no secret is ever compared byte by byte: what an attacker controls (the token)
 /// and what the index compares (its hash) are unrelated, which makes the check constant-time
 /// in effect.
-pub async fn check_with_service(
+async fn check_with_service(
     store: &dyn Store,
     cache: &AuthCache,
     presented: Option<&str>,

@@ -9,17 +9,6 @@ use scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
-fn meta(
-    resource_type: &'static str,
-    collection: &'static str,
-    base_url: &str,
-    id: &str,
-    (created, last_modified, version): (domain::Timestamp, domain::Timestamp, i64),
-) -> Value {
-    let meta = MetaJson { resource_type, base_url, collection, id, created, last_modified, version };
-    serde_json::to_value(meta).unwrap_or_default()
-}
-
 /// The attributes a PATCH or filter works on: everything the client may have set, in
 /// canonical form, without `id`, `meta` or the MFA extension.
 pub fn user_attributes(user: &User) -> Value {
@@ -241,10 +230,16 @@ pub fn group_to_scim(group: &Group, members: Option<&[Member]>, base_url: &str) 
             .collect();
         obj.insert("members".into(), Value::Array(list));
     }
-    obj.insert(
-        "meta".into(),
-        meta("Group", "Groups", base_url, &group.id, (group.created, group.last_modified, group.version)),
-    );
+    let meta = MetaJson {
+        resource_type: "Group",
+        base_url,
+        collection: "Groups",
+        id: &group.id,
+        created: group.created,
+        last_modified: group.last_modified,
+        version: group.version,
+    };
+    obj.insert("meta".into(), serde_json::to_value(meta).unwrap_or_default());
     Value::Object(obj)
 }
 
