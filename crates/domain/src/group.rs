@@ -35,6 +35,28 @@ pub enum MembershipChange {
     Replace(Vec<Member>),
 }
 
+/// The members of one add, each user once, in the order first given: a user listed twice is
+/// added once, with the last display text given for it (an entry without one keeps the
+/// earlier). Stores apply an add as one set operation, which needs each user once.
+pub fn distinct_members(members: &[Member]) -> Vec<Member> {
+    let mut position: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Member> = Vec::with_capacity(members.len());
+    for m in members {
+        match position.get(m.user_id.as_str()) {
+            Some(&i) => {
+                if m.display.is_some() {
+                    out[i].display.clone_from(&m.display);
+                }
+            }
+            None => {
+                position.insert(&m.user_id, out.len());
+                out.push(m.clone());
+            }
+        }
+    }
+    out
+}
+
 /// What the store reports back about a membership change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MembershipOutcome {
@@ -72,4 +94,31 @@ pub struct CreatedGroup {
     /// Set when the group restored a deleted one; its former members were unblocked.
     pub restored_from_tombstone: bool,
     pub membership: MembershipOutcome,
+}
+
+#[cfg(test)]
+mod distinct_members_tests {
+    use super::{Member, distinct_members};
+
+    fn m(id: &str, display: Option<&str>) -> Member {
+        Member { user_id: id.into(), display: display.map(Into::into) }
+    }
+
+    #[test]
+    fn each_user_once_in_first_order_with_the_last_display_given() {
+        let got = distinct_members(&[
+            m("a", Some("A1")),
+            m("b", None),
+            m("a", None),
+            m("c", Some("C")),
+            m("b", Some("B")),
+            m("a", Some("A2")),
+        ]);
+        assert_eq!(got, vec![m("a", Some("A2")), m("b", Some("B")), m("c", Some("C"))]);
+    }
+
+    #[test]
+    fn nothing_in_nothing_out() {
+        assert!(distinct_members(&[]).is_empty());
+    }
 }

@@ -60,6 +60,7 @@ both_backends!(
     block_reasons_change_by_difference,
     membership_changes_are_set_operations,
     nested_groups_are_refused_and_unknown_members_reported,
+    one_change_may_name_a_member_twice_or_an_existing_member,
     deleting_a_group_blocks_members_and_recreating_it_restores_them,
     a_user_in_two_deleted_groups_stays_blocked_until_both_return,
     restoring_without_external_id_matches_the_name,
@@ -242,6 +243,67 @@ async fn nested_groups_are_refused_and_unknown_members_reported(f: Fixture) {
         .unwrap();
     assert_eq!(outcome.unknown_members, vec!["nobody".to_owned()]);
     assert_eq!(member_ids(&f, &g2).await, vec![a]);
+}
+
+/// An add is one set operation in the store: a user listed twice counts once with the last
+/// display given, a member added again keeps its display unless a new one is given, and
+/// removals skip ids that name nobody.
+async fn one_change_may_name_a_member_twice_or_an_existing_member(f: Fixture) {
+    let (a, b, c) = (user(&f, "a").await, user(&f, "b").await, user(&f, "c").await);
+    let g = group(&f, "G", None, &[&a]).await;
+    let m = |id: &str, display: Option<&str>| Member { user_id: id.to_owned(), display: display.map(str::to_owned) };
+    let (_, outcome) = f
+        .store
+        .update_group(
+            f.service,
+            &g,
+            Box::new(|_| Ok(())),
+            vec![MembershipChange::Add(vec![
+                m(&a, Some("A")),
+                m(&b, None),
+                m("nobody", None),
+                m(&b, Some("B")),
+                m(&a, None),
+                m("nobody", None),
+            ])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.unknown_members, vec!["nobody".to_owned()]);
+    let displays = |f: &Fixture, g: &str| {
+        let (store, service, g) = (f.store.clone(), f.service, g.to_owned());
+        async move {
+            let mut d: Vec<(String, Option<String>)> = store
+                .group_members(service, &g, None)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|m| (m.user_id, m.display))
+                .collect();
+            d.sort();
+            d
+        }
+    };
+    let mut want = vec![(a.clone(), Some("A".to_owned())), (b.clone(), Some("B".to_owned()))];
+    want.sort();
+    assert_eq!(displays(&f, &g).await, want);
+
+    f.store
+        .update_group(
+            f.service,
+            &g,
+            Box::new(|_| Ok(())),
+            vec![
+                MembershipChange::Add(vec![m(&a, None), m(&c, Some("C"))]),
+                MembershipChange::Remove(vec![b.clone(), "nobody".into(), b.clone()]),
+            ],
+        )
+        .await
+        .unwrap();
+    let mut want = vec![(a.clone(), Some("A".to_owned())), (c.clone(), Some("C".to_owned()))];
+    want.sort();
+    assert_eq!(displays(&f, &g).await, want);
 }
 
 async fn deleting_a_group_blocks_members_and_recreating_it_restores_them(f: Fixture) {

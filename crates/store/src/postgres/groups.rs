@@ -5,7 +5,9 @@ use super::{Params, boxed_params, execute, is_unique_violation, parse_json, pars
 use crate::sql_query::{Compiler, Postgres, SqlParam, group_column};
 use deadpool_postgres::GenericClient;
 use domain::DomainError;
-use domain::group::{CreatedGroup, Group, Member, MembershipChange, MembershipOutcome, NewGroup, Tombstone};
+use domain::group::{
+    CreatedGroup, Group, Member, MembershipChange, MembershipOutcome, NewGroup, Tombstone, distinct_members,
+};
 use domain::limits::fold_key;
 use domain::ports::{GroupMutation, StoreError, StoreResult};
 use domain::query::{GroupField, GroupQuery, Page, PageRequest, SortDirection};
@@ -69,6 +71,8 @@ async fn resolve_member<C: GenericClient>(c: &C, service: ServiceId, id: &str) -
     Ok(pk)
 }
 
+/// Adds members with one statement for the whole list (one round trip instead of two per
+/// member). Each user appears once (`distinct_members`): an upsert may not touch a row twice.
 async fn add_members<C: GenericClient>(
     c: &C,
     service: ServiceId,
@@ -76,19 +80,30 @@ async fn add_members<C: GenericClient>(
     members: &[Member],
     outcome: &mut MembershipOutcome,
 ) -> StoreResult<()> {
-    for m in members {
-        match resolve_member(c, service, &m.user_id).await? {
-            Some(user_pk) => {
-                execute(
-                    c,
-                    "INSERT INTO group_members (group_pk, user_pk, display) VALUES ($1, $2, $3) \
-                     ON CONFLICT (group_pk, user_pk) DO UPDATE SET display = coalesce(excluded.display, group_members.display)",
-                    &[&group_pk, &user_pk, &m.display],
-                )
-                .await
-                .map_err(pg_err)?;
+    let members = distinct_members(members);
+    if members.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+    let displays: Vec<Option<&str>> = members.iter().map(|m| m.display.as_deref()).collect();
+    // Each known user is one row inserted or updated, so fewer rows than members means some
+    // ids named no user of this service.
+    let changed = execute(
+        c,
+        "INSERT INTO group_members (group_pk, user_pk, display) \
+         SELECT $1, u.pk, m.display FROM unnest($3::text[], $4::text[]) AS m(id, display) \
+         JOIN users u ON u.id = m.id AND u.service_id = $2 \
+         ON CONFLICT (group_pk, user_pk) DO UPDATE SET display = coalesce(excluded.display, group_members.display)",
+        &[&group_pk, &service.0, &ids, &displays],
+    )
+    .await
+    .map_err(pg_err)?;
+    if changed < members.len() as u64 {
+        // Rare (Entra adds only users it provisioned): name them, and refuse group ids.
+        for m in &members {
+            if resolve_member(c, service, &m.user_id).await?.is_none() {
+                outcome.unknown_members.push(m.user_id.clone());
             }
-            None => outcome.unknown_members.push(m.user_id.clone()),
         }
     }
     Ok(())
@@ -105,16 +120,14 @@ async fn apply_changes<C: GenericClient>(
         match change {
             MembershipChange::Add(members) => add_members(c, service, group_pk, &members, outcome).await?,
             MembershipChange::Remove(ids) => {
-                for id in ids {
-                    execute(
-                        c,
-                        "DELETE FROM group_members WHERE group_pk = $1 AND user_pk = \
-                         (SELECT pk FROM users WHERE id = $2 AND service_id = $3)",
-                        &[&group_pk, &id, &service.0],
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                }
+                execute(
+                    c,
+                    "DELETE FROM group_members WHERE group_pk = $1 AND user_pk IN \
+                     (SELECT pk FROM users WHERE id = ANY($2) AND service_id = $3)",
+                    &[&group_pk, &ids, &service.0],
+                )
+                .await
+                .map_err(pg_err)?;
             }
             MembershipChange::RemoveAll => {
                 execute(c, "DELETE FROM group_members WHERE group_pk = $1", &[&group_pk]).await.map_err(pg_err)?;
