@@ -42,6 +42,7 @@ use tokio_postgres::{NoTls, Row};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
     (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql")),
+    (3, "log_time_index", include_str!("../../migrations/postgres/0003_log_time_index.sql")),
 ];
 
 /// Serialises migrations of several processes starting at once.

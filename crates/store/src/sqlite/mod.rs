@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, mpsc};
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql")),
+    (3, "log_time_index", include_str!("../../migrations/sqlite/0003_log_time_index.sql")),
 ];
 
 /// Most jobs committed together in one transaction.
