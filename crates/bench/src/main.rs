@@ -17,7 +17,7 @@ use clap::{Parser, ValueEnum};
 use http::Http;
 use hyper::Method;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use stats::{PhaseResult, Recorder, sample_process};
+use stats::{PhaseResult, Recorder, sample_machine, sample_process};
 use std::future::Future;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -247,6 +247,7 @@ impl Bench {
         let next = Arc::new(AtomicU64::new(0));
         let client_before = sample_process("self");
         let server_before = self.server_pid.as_deref().and_then(sample_process);
+        let machine_before = sample_machine();
         let start = Instant::now();
         let workers: Vec<_> = (0..self.concurrency.clamp(1, ops.max(1) as usize))
             .map(|_| {
@@ -281,6 +282,9 @@ impl Bench {
         if let (Some(a), Some(b)) = (server_before, self.server_pid.as_deref().and_then(sample_process)) {
             result.server_cpu = Some(b.cpu.saturating_sub(a.cpu));
             result.server_rss_kib = Some(b.rss_kib);
+        }
+        if let (Some(a), Some(b)) = (machine_before, sample_machine()) {
+            result.machine_steal = Some(a.until(&b));
         }
         println!("{}", result.line());
         self.results.push(result);

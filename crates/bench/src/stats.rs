@@ -97,6 +97,31 @@ pub fn sample_process(pid: &str) -> Option<ProcSample> {
     Some(ProcSample { cpu: Duration::from_millis(ticks * 10), rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:") })
 }
 
+/// The machine's CPU time counters (the `cpu` line of /proc/stat), in clock ticks.
+#[derive(Clone, Copy, Default)]
+pub struct MachineSample {
+    /// user + nice + system + idle + iowait + irq + softirq + steal.
+    pub total: u64,
+    /// Time the hypervisor gave this machine's virtual CPUs to someone else.
+    pub steal: u64,
+}
+
+impl MachineSample {
+    /// The CPU time counters between `self` and a later sample: (steal, total) ticks.
+    pub fn until(&self, later: &MachineSample) -> (u64, u64) {
+        (later.steal.saturating_sub(self.steal), later.total.saturating_sub(self.total))
+    }
+}
+
+/// Reads the machine-wide CPU counters; `None` where /proc/stat is not there.
+pub fn sample_machine() -> Option<MachineSample> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = fields.split_whitespace().take(8).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    let steal = *ticks.get(7)?;
+    Some(MachineSample { total: ticks.iter().sum(), steal })
+}
+
 /// The outcome of one phase.
 pub struct PhaseResult {
     pub name: String,
@@ -113,6 +138,10 @@ pub struct PhaseResult {
     pub server_cpu: Option<Duration>,
     /// The server's resident memory at the end of the phase (with `--server-pid`).
     pub server_rss_kib: Option<u64>,
+    /// Machine CPU time stolen by the hypervisor during the phase, and all machine CPU time
+    /// (ticks): on a shared virtual machine, a slow phase with much steal says little about
+    /// the server.
+    pub machine_steal: Option<(u64, u64)>,
     /// The sum of two earlier phases (its errors were reported with them).
     pub combined: bool,
 }
@@ -130,6 +159,7 @@ impl PhaseResult {
             client_cpu: None,
             server_cpu: None,
             server_rss_kib: None,
+            machine_steal: None,
             combined: false,
         }
     }
@@ -154,6 +184,7 @@ impl PhaseResult {
             client_cpu: sum(a.client_cpu, b.client_cpu),
             server_cpu: sum(a.server_cpu, b.server_cpu),
             server_rss_kib: b.server_rss_kib.or(a.server_rss_kib),
+            machine_steal: a.machine_steal.zip(b.machine_steal).map(|(x, y)| (x.0 + y.0, x.1 + y.1)),
             combined: true,
         }
     }
@@ -188,10 +219,27 @@ impl PhaseResult {
         cpu.filter(|_| secs >= 0.5).map(|c| 100.0 * c.as_secs_f64() / secs)
     }
 
+    /// Stolen CPU time in % of the machine's CPU time over the phase (as `st` in vmstat); none
+    /// for phases too short to count.
+    fn steal_percent(&self) -> Option<f64> {
+        let (steal, total) = self.machine_steal?;
+        (self.elapsed.as_secs_f64() >= 0.5 && total > 0).then(|| 100.0 * steal as f64 / total as f64)
+    }
+
     pub fn header() -> String {
         format!(
-            "{:<28} {:>9} {:>7} {:>10} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9}",
-            "phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "cli cpu", "srv cpu", "srv rss"
+            "{:<28} {:>9} {:>7} {:>10} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>6}",
+            "phase",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "cli cpu",
+            "srv cpu",
+            "srv rss",
+            "steal"
         )
     }
 
@@ -199,7 +247,7 @@ impl PhaseResult {
         let pct = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}%"));
         let rss = self.server_rss_kib.map_or_else(|| "-".to_owned(), |k| format!("{}M", k / 1024));
         format!(
-            "{:<28} {:>9} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>8} {:>9}",
+            "{:<28} {:>9} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>8} {:>9} {:>6}",
             self.name,
             self.requests,
             self.error_count(),
@@ -209,7 +257,8 @@ impl PhaseResult {
             self.max_ms(),
             pct(self.cpu_percent(self.client_cpu)),
             pct(self.cpu_percent(self.server_cpu)),
-            rss
+            rss,
+            pct(self.steal_percent())
         )
     }
 
@@ -249,6 +298,7 @@ impl PhaseResult {
             "clientCpuPercent": self.cpu_percent(self.client_cpu).map(round),
             "serverCpuPercent": self.cpu_percent(self.server_cpu).map(round),
             "serverRssKiB": self.server_rss_kib,
+            "machineStealPercent": self.steal_percent().map(round),
             "combinedHalves": self.combined,
         })
     }
@@ -288,6 +338,21 @@ mod tests {
         assert_eq!((c.requests, c.error_count(), c.elapsed), (2, 1, Duration::from_secs(2)));
         assert!((c.ops_per_sec() - 0.5).abs() < 1e-9);
         assert!(c.error_report().is_none() && b.error_report().is_some());
+    }
+
+    #[test]
+    fn steal_is_a_share_of_the_machine_time() {
+        let mut r = PhaseResult::new("x".into(), 1, Recorder::new(), Duration::from_secs(2));
+        assert_eq!(r.steal_percent(), None);
+        let (before, after) = (MachineSample { total: 1000, steal: 10 }, MachineSample { total: 1400, steal: 110 });
+        r.machine_steal = Some(before.until(&after));
+        assert_eq!(r.steal_percent(), Some(25.0));
+        assert!(r.line().trim_end().ends_with("25%"));
+        let c = PhaseResult::combine("c".into(), &r, &r);
+        assert_eq!(c.steal_percent(), Some(25.0));
+        if let Some(m) = sample_machine() {
+            assert!(m.total >= m.steal);
+        }
     }
 
     #[test]
