@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use domain::DomainError;
-use domain::group::{Member, MembershipChange, NewGroup};
+use domain::group::{Member, MembershipChange, MembershipOutcome, NewGroup};
 use domain::ports::{Store, StoreError};
 use domain::query::{Condition, GroupField, Op, PageRequest, Query, QueryValue, SortDirection, UserField};
 use domain::service::{ServiceId, ServiceParams};
@@ -228,21 +228,29 @@ async fn nested_groups_are_refused_and_unknown_members_reported(f: Fixture) {
         )
         .await;
     assert!(matches!(nested, Err(StoreError::Rule(DomainError::InvalidValue(ref d))) if d.contains(&g1)), "{nested:?}");
-    let (_, outcome) = f
-        .store
-        .update_group(
-            f.service,
-            &g2,
-            Box::new(|_| Ok(())),
-            vec![MembershipChange::Add(vec![
-                Member { user_id: "nobody".into(), display: None },
-                Member { user_id: a.clone(), display: None },
-            ])],
-        )
-        .await
-        .unwrap();
+    let outcome = change_members(
+        &f,
+        &g2,
+        vec![MembershipChange::Add(vec![
+            Member { user_id: "nobody".into(), display: None },
+            Member { user_id: a.clone(), display: None },
+        ])],
+    )
+    .await;
     assert_eq!(outcome.unknown_members, vec!["nobody".to_owned()]);
     assert_eq!(member_ids(&f, &g2).await, vec![a]);
+}
+
+/// Applies membership changes only (no attribute change) and returns the store's report.
+async fn change_members(f: &Fixture, gid: &str, changes: Vec<MembershipChange>) -> MembershipOutcome {
+    f.store.update_group(f.service, gid, Box::new(|_| Ok(())), changes).await.unwrap().1
+}
+
+async fn member_displays(f: &Fixture, gid: &str) -> Vec<(String, Option<String>)> {
+    let page = f.store.group_members(f.service, gid, None).await.unwrap();
+    let mut d: Vec<(String, Option<String>)> = page.items.into_iter().map(|m| (m.user_id, m.display)).collect();
+    d.sort();
+    d
 }
 
 /// An add is one set operation in the store: a user listed twice counts once with the last
@@ -252,58 +260,22 @@ async fn one_change_may_name_a_member_twice_or_an_existing_member(f: Fixture) {
     let (a, b, c) = (user(&f, "a").await, user(&f, "b").await, user(&f, "c").await);
     let g = group(&f, "G", None, &[&a]).await;
     let m = |id: &str, display: Option<&str>| Member { user_id: id.to_owned(), display: display.map(str::to_owned) };
-    let (_, outcome) = f
-        .store
-        .update_group(
-            f.service,
-            &g,
-            Box::new(|_| Ok(())),
-            vec![MembershipChange::Add(vec![
-                m(&a, Some("A")),
-                m(&b, None),
-                m("nobody", None),
-                m(&b, Some("B")),
-                m(&a, None),
-                m("nobody", None),
-            ])],
-        )
-        .await
-        .unwrap();
-    assert_eq!(outcome.unknown_members, vec!["nobody".to_owned()]);
-    let displays = |f: &Fixture, g: &str| {
-        let (store, service, g) = (f.store.clone(), f.service, g.to_owned());
-        async move {
-            let mut d: Vec<(String, Option<String>)> = store
-                .group_members(service, &g, None)
-                .await
-                .unwrap()
-                .items
-                .into_iter()
-                .map(|m| (m.user_id, m.display))
-                .collect();
-            d.sort();
-            d
-        }
+    let named = |pairs: &[(&String, &str)]| {
+        let mut v: Vec<(String, Option<String>)> =
+            pairs.iter().map(|(id, d)| ((*id).clone(), Some((*d).to_owned()))).collect();
+        v.sort();
+        v
     };
-    let mut want = vec![(a.clone(), Some("A".to_owned())), (b.clone(), Some("B".to_owned()))];
-    want.sort();
-    assert_eq!(displays(&f, &g).await, want);
 
-    f.store
-        .update_group(
-            f.service,
-            &g,
-            Box::new(|_| Ok(())),
-            vec![
-                MembershipChange::Add(vec![m(&a, None), m(&c, Some("C"))]),
-                MembershipChange::Remove(vec![b.clone(), "nobody".into(), b.clone()]),
-            ],
-        )
-        .await
-        .unwrap();
-    let mut want = vec![(a.clone(), Some("A".to_owned())), (c.clone(), Some("C".to_owned()))];
-    want.sort();
-    assert_eq!(displays(&f, &g).await, want);
+    let add = vec![m(&a, Some("A")), m(&b, None), m("nobody", None), m(&b, Some("B")), m(&a, None), m("nobody", None)];
+    let outcome = change_members(&f, &g, vec![MembershipChange::Add(add)]).await;
+    assert_eq!(outcome.unknown_members, vec!["nobody".to_owned()]);
+    assert_eq!(member_displays(&f, &g).await, named(&[(&a, "A"), (&b, "B")]));
+
+    let remove = vec![b.clone(), "nobody".into(), b.clone()];
+    let changes = vec![MembershipChange::Add(vec![m(&a, None), m(&c, Some("C"))]), MembershipChange::Remove(remove)];
+    change_members(&f, &g, changes).await;
+    assert_eq!(member_displays(&f, &g).await, named(&[(&a, "A"), (&c, "C")]));
 }
 
 async fn deleting_a_group_blocks_members_and_recreating_it_restores_them(f: Fixture) {
