@@ -284,7 +284,7 @@ impl Bench {
             result.server_rss_kib = Some(b.rss_kib);
         }
         if let (Some(a), Some(b)) = (machine_before, sample_machine()) {
-            result.machine_steal = Some(a.until(&b));
+            result.machine = Some(a.until(&b));
         }
         println!("{}", result.line());
         self.results.push(result);

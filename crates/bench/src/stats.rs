@@ -97,8 +97,9 @@ pub fn sample_process(pid: &str) -> Option<ProcSample> {
     Some(ProcSample { cpu: Duration::from_millis(ticks * 10), rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:") })
 }
 
-/// The machine's CPU time counters (the `cpu` line of /proc/stat), in clock ticks.
-#[derive(Clone, Copy, Default)]
+/// The machine's CPU time counters (the `cpu` line of /proc/stat), in clock ticks; or what
+/// they counted between two samples.
+#[derive(Clone, Copy)]
 pub struct MachineSample {
     /// user + nice + system + idle + iowait + irq + softirq + steal.
     pub total: u64,
@@ -107,9 +108,9 @@ pub struct MachineSample {
 }
 
 impl MachineSample {
-    /// The CPU time counters between `self` and a later sample: (steal, total) ticks.
-    pub fn until(&self, later: &MachineSample) -> (u64, u64) {
-        (later.steal.saturating_sub(self.steal), later.total.saturating_sub(self.total))
+    /// What the counters counted between `self` and a later sample.
+    pub fn until(&self, later: &MachineSample) -> MachineSample {
+        MachineSample { total: later.total.saturating_sub(self.total), steal: later.steal.saturating_sub(self.steal) }
     }
 }
 
@@ -138,10 +139,9 @@ pub struct PhaseResult {
     pub server_cpu: Option<Duration>,
     /// The server's resident memory at the end of the phase (with `--server-pid`).
     pub server_rss_kib: Option<u64>,
-    /// Machine CPU time stolen by the hypervisor during the phase, and all machine CPU time
-    /// (ticks): on a shared virtual machine, a slow phase with much steal says little about
-    /// the server.
-    pub machine_steal: Option<(u64, u64)>,
+    /// The machine's CPU time during the phase, and how much of it the hypervisor stole: on a
+    /// shared virtual machine, a slow phase with much steal says little about the server.
+    pub machine: Option<MachineSample>,
     /// The sum of two earlier phases (its errors were reported with them).
     pub combined: bool,
 }
@@ -159,7 +159,7 @@ impl PhaseResult {
             client_cpu: None,
             server_cpu: None,
             server_rss_kib: None,
-            machine_steal: None,
+            machine: None,
             combined: false,
         }
     }
@@ -184,7 +184,10 @@ impl PhaseResult {
             client_cpu: sum(a.client_cpu, b.client_cpu),
             server_cpu: sum(a.server_cpu, b.server_cpu),
             server_rss_kib: b.server_rss_kib.or(a.server_rss_kib),
-            machine_steal: a.machine_steal.zip(b.machine_steal).map(|(x, y)| (x.0 + y.0, x.1 + y.1)),
+            machine: a
+                .machine
+                .zip(b.machine)
+                .map(|(x, y)| MachineSample { total: x.total + y.total, steal: x.steal + y.steal }),
             combined: true,
         }
     }
@@ -222,8 +225,8 @@ impl PhaseResult {
     /// Stolen CPU time in % of the machine's CPU time over the phase (as `st` in vmstat); none
     /// for phases too short to count.
     fn steal_percent(&self) -> Option<f64> {
-        let (steal, total) = self.machine_steal?;
-        (self.elapsed.as_secs_f64() >= 0.5 && total > 0).then(|| 100.0 * steal as f64 / total as f64)
+        let m = self.machine?;
+        (self.elapsed.as_secs_f64() >= 0.5 && m.total > 0).then(|| 100.0 * m.steal as f64 / m.total as f64)
     }
 
     pub fn header() -> String {
@@ -345,7 +348,7 @@ mod tests {
         let mut r = PhaseResult::new("x".into(), 1, Recorder::new(), Duration::from_secs(2));
         assert_eq!(r.steal_percent(), None);
         let (before, after) = (MachineSample { total: 1000, steal: 10 }, MachineSample { total: 1400, steal: 110 });
-        r.machine_steal = Some(before.until(&after));
+        r.machine = Some(before.until(&after));
         assert_eq!(r.steal_percent(), Some(25.0));
         assert!(r.line().trim_end().ends_with("25%"));
         let c = PhaseResult::combine("c".into(), &r, &r);
