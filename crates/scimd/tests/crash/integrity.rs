@@ -139,6 +139,30 @@ pub async fn outbox_user_ids(node: &Node) -> Vec<String> {
     rows(node, "SELECT user_id FROM outbox WHERE template = 'activation'").await
 }
 
+/// Waits until no session of a killed server is left in its PostgreSQL database. A killed
+/// client's backend finishes what it already received (a pipelined transaction may still
+/// commit) and ends only when it next reads the closed socket; checking before that could see
+/// a change appear between two queries. SQLite: nothing to wait for.
+pub async fn wait_for_orphaned_sessions(node: &Node) {
+    if node.backend != Backend::Postgres {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let others = rows(
+            node,
+            "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid()",
+        )
+        .await;
+        if others.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "sessions of the killed server still open: {others:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Users whose number of activation emails is not exactly one (the crash workload issues
 /// exactly one per user: a duplicate or a missing row is a half-applied create).
 pub async fn users_without_exactly_one_email(node: &Node) -> Vec<String> {

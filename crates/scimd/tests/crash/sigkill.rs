@@ -461,6 +461,7 @@ async fn kill_cycles(backend: Backend, kills: u64, extra_args: &[&str]) {
         let delay = Duration::from_millis(rng.random_range(20..700));
         tokio::time::sleep(delay).await;
         srv.sigkill().await;
+        integrity::wait_for_orphaned_sessions(&node).await;
 
         model.users.clear();
         in_flight.clear();
