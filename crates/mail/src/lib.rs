@@ -2,21 +2,22 @@
 //!
 //! - [`template`]: the embedded templates (subject, text, HTML; `en` and `fr`) and their
 //!   renderer;
-//! - [`Mailer`]: the delivery port, with [`SmtpMailer`] (lettre over SMTP, plain, STARTTLS or
-//!   implicit TLS), [`FileMailer`] (`.eml` files: the default when no SMTP server is
+//! - [`Mailer`]: the delivery port, with [`SmtpMailer`] (SMTP with lettre, plain, STARTTLS or
+//!   implicit TLS, one connection kept open between messages), [`FileMailer`] (`.eml` files: the default when no SMTP server is
 //!   configured, so a newcomer sees the messages) and [`MemoryMailer`] (tests).
 //!
 //! The outbox worker owns retries: a mailer makes exactly one attempt per call and says
 //! whether a failure is worth retrying ([`SendError`]).
 
+mod smtp;
 pub mod template;
 
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
+pub use smtp::SmtpMailer;
 pub use template::{Language, RenderError, Rendered, render};
 
 /// One message to deliver.
@@ -91,106 +92,6 @@ pub fn build_message(from: &Mailbox, email: &Email) -> Result<Message, SendError
 /// Parses a sender such as `MFA <noreply@example.com>`.
 pub fn parse_from(from: &str) -> Result<Mailbox, ConfigError> {
     from.parse().map_err(|e| ConfigError(format!("invalid sender address {from:?}: {e}")))
-}
-
-/// Delivery over SMTP with lettre.
-pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-    described: String,
-    /// Bound on one whole send (see [`SmtpMailer::send_timeout`]).
-    send_timeout: Duration,
-}
-
-impl SmtpMailer {
-    /// Accepts `smtp://host:port` (no encryption), `smtp://host:587?tls=starttls` (STARTTLS
-    /// required; `tls=required` and `tls=opportunistic` are lettre's own spellings),
-    /// `smtps://user:pass@host:465` (implicit TLS). Credentials may be given in any form;
-    /// percent-encode special characters in them. `timeout` bounds each SMTP command, so a
-    /// silent server cannot hold a message (and its lease) forever.
-    pub fn new(url: &str, from: Mailbox, timeout: Duration) -> Result<Self, ConfigError> {
-        let (scheme, _) =
-            url.split_once("://").ok_or_else(|| ConfigError(format!("SMTP URL {} has no scheme", redact(url))))?;
-        if scheme != "smtp" && scheme != "smtps" {
-            return Err(ConfigError(format!(
-                "SMTP URL {} must start with smtp:// (plain or ?tls=starttls) or smtps:// (implicit TLS)",
-                redact(url)
-            )));
-        }
-        let lettre_url = url.replace("tls=starttls", "tls=required").replace("tls=STARTTLS", "tls=required");
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url)
-            .map_err(|e| ConfigError(format!("invalid SMTP URL {}: {e}", redact(url))))?
-            .timeout(Some(timeout))
-            .build();
-        let mode = if scheme == "smtps" {
-            "implicit TLS"
-        } else if lettre_url.contains("tls=required") {
-            "STARTTLS"
-        } else if lettre_url.contains("tls=opportunistic") {
-            "STARTTLS if offered"
-        } else {
-            "no encryption"
-        };
-        let send_timeout = Self::send_timeout(timeout);
-        Ok(Self { transport, from, described: format!("SMTP {} ({mode})", redact(url)), send_timeout })
-    }
-
-    /// lettre's async transport applies its timeout to the TCP connect only: a server that
-    /// accepts the connection and never answers held a send (the outbox worker, and a graceful
-    /// shutdown waiting for it) forever (issue 8). The whole send is bounded by four timeouts,
-    /// the margin the outbox lease keeps for one send (`WorkerConfig::lease_for`).
-    pub fn send_timeout(timeout: Duration) -> Duration {
-        timeout.saturating_mul(4)
-    }
-}
-
-/// The URL without its password, for logs.
-fn redact(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, rest)), Some(at)) if at > scheme.len() + 3 => {
-            let userinfo = &rest[..at - scheme.len() - 3];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{}", &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// Turns a lettre error into a [`SendError`], with a hint for the most common mistake.
-fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("tls") || lower.contains("handshake") || lower.contains("certificate") {
-        text.push_str(" (hint: port 465 needs smtps://, port 587 needs smtp://…?tls=starttls)");
-    }
-    if e.is_permanent() { SendError::Permanent(text) } else { SendError::Transient(text) }
-}
-
-#[async_trait::async_trait]
-impl Mailer for SmtpMailer {
-    async fn send(&self, email: &Email) -> Result<String, SendError> {
-        let message = build_message(&self.from, email)?;
-        let response = tokio::time::timeout(self.send_timeout, self.transport.send(message))
-            .await
-            .map_err(|_| {
-                SendError::Transient(format!(
-                    "the SMTP server did not complete the exchange within {} s",
-                    self.send_timeout.as_secs()
-                ))
-            })?
-            .map_err(|e| classify(&e))?;
-        Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")))
-    }
-
-    fn describe(&self) -> String {
-        self.described.clone()
-    }
 }
 
 /// Writes each message as an `.eml` file (RFC 5322, openable by any mail client) into a
@@ -272,6 +173,7 @@ impl Mailer for MemoryMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn email(to: &str) -> Email {
         let rendered = render(
