@@ -12,7 +12,9 @@
 #              KEEP_DATA=1 keeps the data directory (its path is printed);
 #              ACTIVATION_EMAIL=0 creates the service `default` without activation emails before
 #              the server starts (SQLite data dir only); by default every created user queues an
-#              activation email, which the server writes as an .eml file without --smtp-url.
+#              activation email, which the server sends over SMTP to scimd-smtp-sink (started
+#              here; an SMTP server that discards what it receives), as in production;
+#              MAILER=file sends none and lets the server write .eml files instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,6 +32,8 @@ if [[ " $* " == *" -- "* ]]; then
   done
 fi
 bench_args=("$@")
+MAILER=${MAILER:-smtp}
+case "$MAILER" in smtp | file) ;; *) echo "bench.sh: MAILER must be smtp or file" >&2; exit 2 ;; esac
 
 # scimd limits requests per token (default 2000/s, far above Entra's rate but far below the
 # benchmark's); measure the server, not the limiter, unless the caller set a limit.
@@ -43,13 +47,16 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 SCIMD="${SCIMD_BIN:-$ROOT/target/release/scimd}"
 BENCH="$ROOT/target/release/scimd-bench"
-for bin in "$SCIMD" "$BENCH"; do
+SINK="$ROOT/target/release/scimd-smtp-sink"
+for bin in "$SCIMD" "$BENCH" "$SINK"; do
   [ -x "$bin" ] || { echo "bench.sh: $bin is missing (build it, or drop SKIP_BUILD)" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/scimd-bench.XXXXXX")
 SERVER_PID=""
+SINK_PID=""
 cleanup() {
+  [ -z "$SINK_PID" ] || kill -TERM "$SINK_PID" 2>/dev/null || true
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 100); do
@@ -70,6 +77,26 @@ TOKEN=""
 if [ "${ACTIVATION_EMAIL:-1}" = 0 ]; then
   "$SCIMD" service create default --no-activation-email --data-dir "$WORK/data" >/dev/null
   TOKEN=$("$SCIMD" token create --service default --description scimd-bench --data-dir "$WORK/data")
+fi
+
+# The SMTP sink's count of messages received so far (it prints it on SIGUSR1).
+sink_count() {
+  kill -USR1 "$SINK_PID" 2>/dev/null || { echo 0; return; }
+  sleep 0.2
+  sed -n 's/^received \([0-9]*\) messages$/\1/p' "$WORK/sink.out" | tail -n1
+}
+if [ "$MAILER" = smtp ] && [[ " ${server_args[*]:-} " != *" --smtp-url"* ]]; then
+  "$SINK" --listen 127.0.0.1:0 >"$WORK/sink.out" 2>"$WORK/sink.err" &
+  SINK_PID=$!
+  SINK_ADDR=""
+  for _ in $(seq 1 100); do
+    SINK_ADDR=$(sed -n 's/^listening on //p' "$WORK/sink.out" | head -n1)
+    [ -n "$SINK_ADDR" ] && break
+    sleep 0.1
+  done
+  [ -n "$SINK_ADDR" ] || { echo "bench.sh: scimd-smtp-sink did not start" >&2; cat "$WORK/sink.err" >&2; exit 1; }
+  server_args+=(--smtp-url "smtp://$SINK_ADDR")
+  echo "== activation emails go to scimd-smtp-sink at $SINK_ADDR" >&2
 fi
 
 echo "== starting scimd serve ${server_args[*]:-} (data in $WORK/data)" >&2
@@ -98,6 +125,20 @@ set +e
 "$BENCH" --url "http://$ADDR/scim/v2" --token-file "$WORK/token" --server-pid "$SERVER_PID" "${bench_args[@]}"
 status=$?
 set -e
+
+if [ -n "$SINK_PID" ]; then
+  # Emails still queued are delivered after the run: wait (up to 60 s) until the count stops.
+  during=$(sink_count)
+  last=-1
+  now=$during
+  for _ in $(seq 1 60); do
+    [ "$now" = "$last" ] && break
+    last=$now
+    sleep 0.8
+    now=$(sink_count)
+  done
+  echo "activation emails received by the SMTP sink: ${during:-0} by the end of the run, ${now:-0} in all"
+fi
 
 if [ -r "/proc/$SERVER_PID/status" ]; then
   hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")

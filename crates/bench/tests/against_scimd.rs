@@ -43,6 +43,11 @@ impl Drop for Server {
 }
 
 fn start_server() -> Server {
+    start_server_sending_to(None)
+}
+
+/// A server whose service sends activation emails to `smtp_url`, or none without one.
+fn start_server_sending_to(smtp_url: Option<&str>) -> Server {
     let scimd = scimd_binary();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -51,11 +56,15 @@ fn start_server() -> Server {
         assert!(out.status.success(), "scimd {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
-    cli(&["service", "create", "default", "--no-activation-email"]);
+    match smtp_url {
+        Some(_) => cli(&["service", "create", "default"]),
+        None => cli(&["service", "create", "default", "--no-activation-email"]),
+    };
     let token = cli(&["token", "create", "--service", "default", "--description", "bench test"]).trim().to_owned();
     let mut child = Command::new(&scimd)
         .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit-per-token", "0", "--data-dir"])
         .arg(&data)
+        .args(smtp_url.map(|url| ["--smtp-url", url]).iter().flatten())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -178,4 +187,61 @@ fn refused_requests_are_counted_as_errors_and_the_run_goes_on() {
     assert_eq!(p["errors"], 5, "{p}");
     assert_eq!(p["errorsByStatus"]["401"], 5, "{p}");
     assert!(p["errorSamples"].as_array().is_some_and(|s| !s.is_empty()), "{p}");
+}
+
+/// `scimd-smtp-sink` on a free loopback port, stopped on drop.
+struct Sink {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    addr: String,
+}
+
+impl Sink {
+    fn start() -> Sink {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scimd-smtp-sink"))
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let addr = first.strip_prefix("listening on ").unwrap_or_else(|| panic!("sink said {first:?}")).to_owned();
+        Sink { child, lines, addr }
+    }
+
+    /// Messages received so far (the sink prints the count on SIGUSR1).
+    fn received(&mut self) -> u64 {
+        let status = Command::new("kill").args(["-USR1", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let line = self.lines.next().unwrap().unwrap();
+        line.strip_prefix("received ")
+            .and_then(|rest| rest.strip_suffix(" messages"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("sink said {line:?}"))
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What `scripts/bench.sh` runs by default: activation emails over SMTP to the sink, which
+/// must receive one per created user.
+#[test]
+fn activation_emails_reach_the_smtp_sink() {
+    let mut sink = Sink::start();
+    let server = start_server_sending_to(Some(&format!("smtp://{}", sink.addr)));
+    let (ok, report) =
+        bench(&server, &server.token, &["--phases", "create-users", "--users", "40", "--concurrency", "4"]);
+    assert!(ok && report["totalErrors"] == 0, "{report}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut received = sink.received();
+    while received < 40 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        received = sink.received();
+    }
+    assert_eq!(received, 40, "one activation email per created user");
 }
