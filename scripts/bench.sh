@@ -85,7 +85,7 @@ sink_count() {
   sleep 0.2
   sed -n 's/^received \([0-9]*\) messages$/\1/p' "$WORK/sink.out" | tail -n1
 }
-if [ "$MAILER" = smtp ] && [[ " ${server_args[*]:-} " != *" --smtp-url"* ]]; then
+if [ "$MAILER" = smtp ] && [ "${ACTIVATION_EMAIL:-1}" != 0 ] && [[ " ${server_args[*]:-} " != *" --smtp-url"* ]]; then
   "$SINK" --listen 127.0.0.1:0 >"$WORK/sink.out" 2>"$WORK/sink.err" &
   SINK_PID=$!
   SINK_ADDR=""
