@@ -384,8 +384,12 @@ mod tests {
     }
 
     fn mailer(port: u16) -> SmtpMailer {
+        mailer_for(&format!("smtp://127.0.0.1:{port}"))
+    }
+
+    fn mailer_for(url: &str) -> SmtpMailer {
         let from = crate::parse_from("noreply@localhost").expect("from");
-        SmtpMailer::new(&format!("smtp://127.0.0.1:{port}"), from, Duration::from_secs(5)).expect("mailer")
+        SmtpMailer::new(url, from, Duration::from_secs(5)).expect("mailer")
     }
 
     #[tokio::test]
@@ -408,5 +412,19 @@ mod tests {
         }
         assert_eq!(messages.load(Ordering::SeqCst), 5);
         assert_eq!(connections.load(Ordering::SeqCst), 3);
+    }
+
+    /// The test relay offers no STARTTLS: required refuses to send in the clear, opportunistic
+    /// sends, and implicit TLS fails its handshake with the hint.
+    #[tokio::test]
+    async fn tls_modes_against_a_relay_without_tls() {
+        let (port, _, messages) = relay(usize::MAX).await;
+        let err =
+            mailer_for(&format!("smtp://127.0.0.1:{port}?tls=starttls")).send(&email(0)).await.expect_err("clear");
+        assert!(err.to_string().to_ascii_lowercase().contains("starttls"), "{err}");
+        mailer_for(&format!("smtp://127.0.0.1:{port}?tls=opportunistic")).send(&email(1)).await.expect("plain");
+        let err = mailer_for(&format!("smtps://127.0.0.1:{port}")).send(&email(2)).await.expect_err("no TLS");
+        assert!(!err.is_permanent() && err.to_string().contains("hint: port 465 needs smtps://"), "{err}");
+        assert_eq!(messages.load(Ordering::SeqCst), 1);
     }
 }
