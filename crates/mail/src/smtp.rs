@@ -114,6 +114,8 @@ pub struct SmtpMailer {
     implicit_tls: Option<tokio_rustls::TlsConnector>,
     /// The connection left open by the previous message, and when it was last used.
     idle: Mutex<Option<(AsyncSmtpConnection, Instant)>>,
+    /// [`REUSE_WITHIN`]; shorter in tests.
+    reuse_within: Duration,
 }
 
 impl SmtpMailer {
@@ -143,6 +145,7 @@ impl SmtpMailer {
             send_timeout: Self::send_timeout(timeout),
             implicit_tls,
             idle: Mutex::new(None),
+            reuse_within: REUSE_WITHIN,
         })
     }
 
@@ -195,8 +198,17 @@ impl SmtpMailer {
     /// reused connection (the server may have closed it meanwhile) is retried once on a new one.
     async fn deliver(&self, envelope: &lettre::address::Envelope, bytes: &[u8]) -> Result<String, SendError> {
         let mut idle = self.idle.lock().await;
-        let reusable = idle.take().filter(|(conn, since)| !conn.has_broken() && since.elapsed() < REUSE_WITHIN);
-        if let Some((mut conn, _)) = reusable {
+        let reusable = match idle.take() {
+            Some((conn, since)) if !conn.has_broken() && since.elapsed() < self.reuse_within => Some(conn),
+            Some((mut stale, _)) => {
+                // Said goodbye (RFC 5321 §4.1.1.10) rather than dropped: a relay logs a
+                // dropped connection as lost. One second at most: it may be gone already.
+                let _ = tokio::time::timeout(Duration::from_secs(1), stale.quit()).await;
+                None
+            }
+            None => None,
+        };
+        if let Some(mut conn) = reusable {
             if let Ok(response) = conn.send(envelope, bytes).await {
                 *idle = Some((conn, Instant::now()));
                 return Ok(reply_note(&response));
@@ -333,14 +345,22 @@ mod tests {
     /// An SMTP server that takes every message and hangs up after `per_connection` of them,
     /// as a relay closing an idle or long-lived connection does.
     async fn relay(per_connection: usize) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let (port, connections, messages, _) = relay_counting_quits(per_connection).await;
+        (port, connections, messages)
+    }
+
+    async fn relay_counting_quits(
+        per_connection: usize,
+    ) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let (connections, messages) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let (c, m) = (Arc::clone(&connections), Arc::clone(&messages));
+        let quits = Arc::new(AtomicUsize::new(0));
+        let (c, m, q) = (Arc::clone(&connections), Arc::clone(&messages), Arc::clone(&quits));
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
-                let m = Arc::clone(&m);
+                let (m, q) = (Arc::clone(&m), Arc::clone(&q));
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut lines = BufReader::new(read).lines();
@@ -360,6 +380,10 @@ mod tests {
                         } else if line == "DATA" {
                             in_data = true;
                             b"354 go on\r\n"
+                        } else if line == "QUIT" {
+                            q.fetch_add(1, Ordering::SeqCst);
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
                         } else {
                             b"250 OK\r\n"
                         };
@@ -370,7 +394,7 @@ mod tests {
                 });
             }
         });
-        (port, connections, messages)
+        (port, connections, messages, quits)
     }
 
     fn email(n: usize) -> Email {
@@ -426,5 +450,19 @@ mod tests {
         let err = mailer_for(&format!("smtps://127.0.0.1:{port}")).send(&email(2)).await.expect_err("no TLS");
         assert!(!err.is_permanent() && err.to_string().contains("hint: port 465 needs smtps://"), "{err}");
         assert_eq!(messages.load(Ordering::SeqCst), 1);
+    }
+
+    /// A connection idle for longer than the reuse window is closed with QUIT, not dropped,
+    /// and the message goes on a new one.
+    #[tokio::test]
+    async fn a_stale_connection_is_closed_with_quit() {
+        let (port, connections, messages, quits) = relay_counting_quits(usize::MAX).await;
+        let mut mailer = mailer(port);
+        mailer.reuse_within = Duration::from_millis(50);
+        mailer.send(&email(0)).await.expect("first");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        mailer.send(&email(1)).await.expect("second");
+        assert_eq!(quits.load(Ordering::SeqCst), 1);
+        assert_eq!((connections.load(Ordering::SeqCst), messages.load(Ordering::SeqCst)), (2, 2));
     }
 }
