@@ -36,7 +36,7 @@ enum Security {
 }
 
 /// Where and how to connect, parsed from `--smtp-url`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Endpoint {
     host: String,
     port: u16,
@@ -170,9 +170,7 @@ impl SmtpMailer {
                 let name = rustls::pki_types::ServerName::try_from(host.clone())
                     .map_err(|e| SendError::Permanent(format!("invalid TLS server name {host}: {e}")))?;
                 let tls = connector.connect(name, tcp).await.map_err(|e| {
-                    SendError::Transient(format!(
-                        "TLS handshake with {host}:{port} failed: {e} (hint: port 465 needs smtps://, port 587 needs smtp://…?tls=starttls)"
-                    ))
+                    SendError::Transient(format!("TLS handshake with {host}:{port} failed: {e} {TLS_HINT}"))
                 })?;
                 Box::new(TlsTcp(tls))
             }
@@ -291,7 +289,7 @@ impl AsyncWrite for TlsTcp {
 }
 
 /// The URL without its password, for logs.
-pub(crate) fn redact(url: &str) -> String {
+fn redact(url: &str) -> String {
     match (url.split_once("://"), url.rfind('@')) {
         (Some((scheme, rest)), Some(at)) if at > scheme.len() + 3 => {
             let userinfo = &rest[..at - scheme.len() - 3];
@@ -301,6 +299,9 @@ pub(crate) fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// The most common TLS mistake: the wrong scheme for the port.
+const TLS_HINT: &str = "(hint: port 465 needs smtps://, port 587 needs smtp://…?tls=starttls)";
 
 /// Turns a lettre error into a [`SendError`], with a hint for the most common mistake.
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
@@ -313,7 +314,8 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
     }
     let lower = text.to_ascii_lowercase();
     if lower.contains("tls") || lower.contains("handshake") || lower.contains("certificate") {
-        text.push_str(" (hint: port 465 needs smtps://, port 587 needs smtp://…?tls=starttls)");
+        text.push(' ');
+        text.push_str(TLS_HINT);
     }
     if e.is_permanent() { SendError::Permanent(text) } else { SendError::Transient(text) }
 }

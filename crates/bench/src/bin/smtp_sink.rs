@@ -5,7 +5,8 @@
 //! It speaks the part of SMTP (RFC 5321) a client sending plain mail needs: the greeting,
 //! EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT, several messages per connection. It prints
 //! `listening on ADDR` once bound, `received N messages` on SIGUSR1 (and goes on), and the
-//! same line on SIGTERM or SIGINT before it exits. Not for anything but loopback benchmarks: no TLS, no authentication, nothing stored.
+//! same line on SIGTERM or SIGINT before it exits. Not for anything but loopback benchmarks:
+//! no TLS, no authentication, nothing stored.
 
 use clap::Parser;
 use std::sync::Arc;
