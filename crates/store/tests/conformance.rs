@@ -75,6 +75,7 @@ both_backends!(
     sessions_are_found_by_hash_touched_and_deleted,
     console_statistics_count_members_and_log_activity,
     console_user_search_by_status_blocked_names_and_keyset_pages,
+    a_round_of_sent_emails_is_marked_for_the_messages_the_worker_still_holds,
 );
 
 fn new_user(f: &Fixture, login: &str) -> NewUser {
@@ -710,4 +711,48 @@ async fn console_user_search_by_status_blocked_names_and_keyset_pages(f: Fixture
     assert_eq!(page(None).await, ["ann", "ben"]);
     assert_eq!(page(Some("BEN")).await, ["cat", "dan"]);
     assert!(page(Some("dan")).await.is_empty());
+}
+
+async fn a_round_of_sent_emails_is_marked_for_the_messages_the_worker_still_holds(f: Fixture) {
+    use domain::outbox::{Claim, OutboxState};
+    use domain::ports::{NewActivation, OutboundEmail};
+    let now = domain::now();
+    for login in ["alice", "bob", "carol"] {
+        let activation = NewActivation {
+            code_hash: login.as_bytes().to_vec(),
+            expires_at: now + time::Duration::DAY,
+            email: OutboundEmail {
+                recipient: format!("{login}@example.com"),
+                template: "activation".into(),
+                payload: json!({"link": format!("https://mfa.example/a/{login}")}),
+            },
+        };
+        f.store.create_user(new_user(&f, login), UserStatus::PendingActivation, Some(activation)).await.unwrap();
+    }
+    // Messages are due from their creation on.
+    let now = domain::now();
+    let claim = Claim { worker: "w1".into(), now, until: now + time::Duration::MINUTE, limit: 10 };
+    let claimed = f.store.claim_outbox(&claim).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+    // The second message's lease is given back before the round is marked: w1 no longer holds it.
+    assert_eq!(f.store.release_outbox("w1", vec![ids[1]]).await.unwrap(), 1);
+
+    let marks = ids.iter().map(|id| (*id, json!({"scrubbed": id}))).collect();
+    let held = f.store.outbox_sent_many(marks, "w1", now).await.unwrap();
+    assert_eq!(held, vec![true, false, true]);
+
+    let sent = f.store.list_outbox(Some(OutboxState::Sent), 10).await.unwrap();
+    let mut sent_ids: Vec<i64> = sent.iter().map(|m| m.id).collect();
+    sent_ids.sort();
+    assert_eq!(sent_ids, vec![ids[0], ids[2]]);
+    for m in &sent {
+        assert_eq!(m.payload, json!({"scrubbed": m.id}), "the scrubbed payload replaces the one with the link");
+        assert_eq!((m.sent_at, m.claimed_by.as_deref()), (Some(now), None));
+    }
+    let pending = f.store.list_outbox(Some(OutboxState::Pending), 10).await.unwrap();
+    assert_eq!(pending.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[1]]);
+    assert_eq!(pending[0].payload, json!({"link": "https://mfa.example/a/bob"}));
+    // Another worker marks nothing it does not hold.
+    assert_eq!(f.store.outbox_sent_many(vec![(ids[1], json!({}))], "w2", now).await.unwrap(), vec![false]);
 }

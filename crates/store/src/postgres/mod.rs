@@ -446,6 +446,14 @@ impl domain::ports::Store for PgStore {
     ) -> StoreResult<bool> {
         outbox::mark_sent(&self.client().await?, id, worker, at, &scrubbed).await
     }
+    async fn outbox_sent_many(
+        &self,
+        sent: Vec<(i64, serde_json::Value)>,
+        worker: &str,
+        at: domain::Timestamp,
+    ) -> StoreResult<Vec<bool>> {
+        outbox::mark_sent_many(&self.client().await?, &sent, worker, at).await
+    }
     async fn outbox_failed(
         &self,
         id: i64,

@@ -72,6 +72,29 @@ pub(crate) async fn mark_sent<C: GenericClient>(
     Ok(n == 1)
 }
 
+/// [`mark_sent`] for a round of messages in one statement and one commit (a commit per
+/// message would cost a WAL flush each). Returns, in order, whether `worker` still held each.
+pub(crate) async fn mark_sent_many<C: GenericClient>(
+    c: &C,
+    sent: &[(i64, serde_json::Value)],
+    worker: &str,
+    at: Timestamp,
+) -> StoreResult<Vec<bool>> {
+    let ids: Vec<i64> = sent.iter().map(|(id, _)| *id).collect();
+    let payloads: Vec<String> = sent.iter().map(|(_, payload)| payload.to_string()).collect();
+    let rows = query(
+        c,
+        "UPDATE outbox o SET state = 'sent', sent_at = $3, payload = m.payload, claimed_by = NULL, \
+         claimed_until = NULL FROM unnest($1::BIGINT[], $4::TEXT[]) AS m(id, payload) \
+         WHERE o.id = m.id AND o.claimed_by = $2 AND o.state = 'pending' RETURNING o.id",
+        &[&ids, &worker, &ts(at), &payloads],
+    )
+    .await
+    .map_err(pg_err)?;
+    let held: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+    Ok(ids.iter().map(|id| held.contains(id)).collect())
+}
+
 pub(crate) async fn mark_failed<C: GenericClient>(
     c: &C,
     id: i64,
