@@ -9,6 +9,7 @@
 //! The outbox worker owns retries: a mailer makes exactly one attempt per call and says
 //! whether a failure is worth retrying ([`SendError`]).
 
+mod background;
 mod smtp;
 pub mod template;
 
@@ -17,6 +18,7 @@ use lettre::message::{Mailbox, MultiPart};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+pub use background::{BACKGROUND_NICE, BackgroundMailer};
 pub use smtp::SmtpMailer;
 pub use template::{Language, RenderError, Rendered, render};
 

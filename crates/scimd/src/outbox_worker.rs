@@ -21,7 +21,7 @@
 use crate::settings::{ServeArgs, Settings};
 use domain::outbox::{Claim, FailureOutcome, OutboxMessage, RetryPolicy, mask_email, scrub_payload};
 use domain::ports::Store;
-use mail::{Email, FileMailer, Mailer, SmtpMailer};
+use mail::{BackgroundMailer, Email, FileMailer, Mailer, SmtpMailer};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +87,8 @@ impl OutboxSetup {
                 Arc::new(FileMailer::new(dir, from))
             }
         };
+        // Delivery yields the CPU to SCIM requests (mail::BackgroundMailer; docs/activation.md).
+        let mailer: Arc<dyn Mailer> = Arc::new(BackgroundMailer::start(mailer, mail::BACKGROUND_NICE)?);
         let (lease, min_lease_left) =
             WorkerConfig::lease_for(Duration::from_secs(args.mail.outbox_lease_secs), timeout);
         let config = WorkerConfig {
