@@ -76,6 +76,7 @@ both_backends!(
     console_statistics_count_members_and_log_activity,
     console_user_search_by_status_blocked_names_and_keyset_pages,
     a_round_of_sent_emails_is_marked_for_the_messages_the_worker_still_holds,
+    deleting_a_user_drops_its_waiting_activation_email_but_not_one_a_worker_holds,
 );
 
 fn new_user(f: &Fixture, login: &str) -> NewUser {
@@ -755,4 +756,37 @@ async fn a_round_of_sent_emails_is_marked_for_the_messages_the_worker_still_hold
     assert_eq!(pending[0].payload, json!({"link": "https://mfa.example/a/bob"}));
     // Another worker marks nothing it does not hold.
     assert_eq!(f.store.outbox_sent_many(vec![(ids[1], json!({}))], "w2", now).await.unwrap(), vec![false]);
+}
+
+async fn deleting_a_user_drops_its_waiting_activation_email_but_not_one_a_worker_holds(f: Fixture) {
+    use domain::outbox::{Claim, OutboxState};
+    use domain::ports::{NewActivation, OutboundEmail};
+    let mut ids = Vec::new();
+    for login in ["alice", "bob", "carol"] {
+        let activation = NewActivation {
+            code_hash: login.as_bytes().to_vec(),
+            expires_at: domain::now() + time::Duration::DAY,
+            email: OutboundEmail {
+                recipient: format!("{login}@example.com"),
+                template: "activation".into(),
+                payload: json!({"link": format!("https://mfa.example/a/{login}")}),
+            },
+        };
+        let user = f.store.create_user(new_user(&f, login), UserStatus::PendingActivation, Some(activation));
+        ids.push(user.await.unwrap().id);
+    }
+    // A worker holds alice's email (the oldest); bob's and carol's wait.
+    let now = domain::now();
+    let claim = Claim { worker: "w1".into(), now, until: now + time::Duration::MINUTE, limit: 1 };
+    let claimed = f.store.claim_outbox(&claim).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.user_id.clone()).collect::<Vec<_>>(), vec![Some(ids[0].clone())]);
+
+    for id in &ids[..2] {
+        f.store.delete_user(f.service, id, Box::new(|_| Ok(()))).await.unwrap();
+    }
+    let pending: Vec<Option<String>> =
+        f.store.list_outbox(Some(OutboxState::Pending), 10).await.unwrap().into_iter().map(|m| m.user_id).collect();
+    assert!(!pending.contains(&Some(ids[1].clone())), "bob's waiting email carries a dead link: dropped");
+    assert!(pending.contains(&Some(ids[0].clone())), "alice's email is held by a worker (it may be on the wire): kept");
+    assert!(pending.contains(&Some(ids[2].clone())), "carol still exists: her email waits");
 }

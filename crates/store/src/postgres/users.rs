@@ -234,6 +234,10 @@ pub(crate) async fn save_user<C: GenericClient>(c: &C, pk: i64, before: &User, a
     saved_user(query_opt(c, SAVE_USER_SQL, &values.params()).await, &after.user_name)
 }
 
+const DELETE_USER_SQL: &str = "WITH gone AS (DELETE FROM users WHERE pk = $1 RETURNING id) \
+     DELETE FROM outbox o USING gone WHERE o.user_id = gone.id AND o.template = 'activation' \
+     AND o.state = 'pending' AND (o.claimed_until IS NULL OR o.claimed_until < $2)";
+
 /// Locks the user with `BEGIN` sent along, checks `guard`, and deletes with `COMMIT` sent along.
 pub(crate) async fn delete_user(
     client: deadpool_postgres::Client,
@@ -242,7 +246,10 @@ pub(crate) async fn delete_user(
     guard: UserGuard,
 ) -> StoreResult<User> {
     let find = client.prepare_cached(FIND_FOR_UPDATE_SQL).await.map_err(pg_err)?;
-    let delete = client.prepare_cached("DELETE FROM users WHERE pk = $1").await.map_err(pg_err)?;
+    // Memberships, block reasons and activation codes go with the row (ON DELETE CASCADE);
+    // emails not yet sent would carry a code that no longer exists, so those no worker holds
+    // go too, in the same statement (as `outbox::drop_unclaimed_for_user`).
+    let delete = client.prepare_cached(DELETE_USER_SQL).await.map_err(pg_err)?;
     let mut tx = PipelinedTx::new(client);
     let rows = tx.begin_query(&find, &[&id, &service.0]).await?;
     let checked = rows.first().map(user_from_row).transpose().and_then(|found| {
@@ -257,7 +264,7 @@ pub(crate) async fn delete_user(
             return Err(e);
         }
     };
-    tx.query_commit(&delete, &[&pk]).await.map_err(pg_err)?;
+    tx.query_commit(&delete, &[&pk, &ts(domain::now())]).await.map_err(pg_err)?;
     Ok(user)
 }
 
