@@ -716,19 +716,11 @@ async fn console_user_search_by_status_blocked_names_and_keyset_pages(f: Fixture
 
 async fn a_round_of_sent_emails_is_marked_for_the_messages_the_worker_still_holds(f: Fixture) {
     use domain::outbox::{Claim, OutboxState};
-    use domain::ports::{NewActivation, OutboundEmail};
-    let now = domain::now();
     for login in ["alice", "bob", "carol"] {
-        let activation = NewActivation {
-            code_hash: login.as_bytes().to_vec(),
-            expires_at: now + time::Duration::DAY,
-            email: OutboundEmail {
-                recipient: format!("{login}@example.com"),
-                template: "activation".into(),
-                payload: json!({"link": format!("https://mfa.example/a/{login}")}),
-            },
-        };
-        f.store.create_user(new_user(&f, login), UserStatus::PendingActivation, Some(activation)).await.unwrap();
+        f.store
+            .create_user(new_user(&f, login), UserStatus::PendingActivation, Some(activation_for(login)))
+            .await
+            .unwrap();
     }
     // Messages are due from their creation on.
     let now = domain::now();
@@ -760,19 +752,9 @@ async fn a_round_of_sent_emails_is_marked_for_the_messages_the_worker_still_hold
 
 async fn deleting_a_user_drops_its_waiting_activation_email_but_not_one_a_worker_holds(f: Fixture) {
     use domain::outbox::{Claim, OutboxState};
-    use domain::ports::{NewActivation, OutboundEmail};
     let mut ids = Vec::new();
     for login in ["alice", "bob", "carol"] {
-        let activation = NewActivation {
-            code_hash: login.as_bytes().to_vec(),
-            expires_at: domain::now() + time::Duration::DAY,
-            email: OutboundEmail {
-                recipient: format!("{login}@example.com"),
-                template: "activation".into(),
-                payload: json!({"link": format!("https://mfa.example/a/{login}")}),
-            },
-        };
-        let user = f.store.create_user(new_user(&f, login), UserStatus::PendingActivation, Some(activation));
+        let user = f.store.create_user(new_user(&f, login), UserStatus::PendingActivation, Some(activation_for(login)));
         ids.push(user.await.unwrap().id);
     }
     // A worker holds alice's email (the oldest); bob's and carol's wait.
@@ -789,4 +771,40 @@ async fn deleting_a_user_drops_its_waiting_activation_email_but_not_one_a_worker
     assert!(!pending.contains(&Some(ids[1].clone())), "bob's waiting email carries a dead link: dropped");
     assert!(pending.contains(&Some(ids[0].clone())), "alice's email is held by a worker (it may be on the wire): kept");
     assert!(pending.contains(&Some(ids[2].clone())), "carol still exists: her email waits");
+
+    // The worker gives alice's email back unsent: her link is dead, so it does not wait again.
+    assert_eq!(f.store.release_outbox("w1", vec![claimed[0].id]).await.unwrap(), 1);
+    let pending = pending_user_ids(&f).await;
+    assert_eq!(pending, vec![Some(ids[2].clone())], "only carol's email waits");
+
+    // A failed attempt that will be retried: the same, when the user is gone; kept otherwise.
+    let dave = f.store.create_user(new_user(&f, "dave"), UserStatus::PendingActivation, Some(activation_for("dave")));
+    let dave = dave.await.unwrap().id;
+    let now = domain::now();
+    let claim = Claim { worker: "w2".into(), now, until: now + time::Duration::MINUTE, limit: 10 };
+    let claimed = f.store.claim_outbox(&claim).await.unwrap();
+    assert_eq!(claimed.len(), 2, "carol's and dave's");
+    f.store.delete_user(f.service, &dave, Box::new(|_| Ok(()))).await.unwrap();
+    let retry = domain::outbox::FailureOutcome::RetryAt(now + time::Duration::MINUTE);
+    for m in &claimed {
+        assert!(f.store.outbox_failed(m.id, "w2", "421 try again later", retry).await.unwrap());
+    }
+    assert_eq!(pending_user_ids(&f).await, vec![Some(ids[2].clone())], "dave's email is dropped, carol's waits");
+}
+
+async fn pending_user_ids(f: &Fixture) -> Vec<Option<String>> {
+    let pending = f.store.list_outbox(Some(domain::outbox::OutboxState::Pending), 10).await.unwrap();
+    pending.into_iter().map(|m| m.user_id).collect()
+}
+
+fn activation_for(login: &str) -> domain::ports::NewActivation {
+    domain::ports::NewActivation {
+        code_hash: login.as_bytes().to_vec(),
+        expires_at: domain::now() + time::Duration::DAY,
+        email: domain::ports::OutboundEmail {
+            recipient: format!("{login}@example.com"),
+            template: "activation".into(),
+            payload: json!({"link": format!("https://mfa.example/a/{login}")}),
+        },
+    }
 }

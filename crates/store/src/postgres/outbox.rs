@@ -117,18 +117,41 @@ pub(crate) async fn mark_failed<C: GenericClient>(
     )
     .await
     .map_err(pg_err)?;
+    if n == 1 && retry_at.is_some() {
+        drop_if_user_gone(c, &[id]).await?;
+    }
     Ok(n == 1)
 }
 
 pub(crate) async fn release<C: GenericClient>(c: &C, worker: &str, ids: &[i64]) -> StoreResult<u64> {
-    execute(
+    let released = execute(
         c,
         "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL \
          WHERE id = ANY($1) AND claimed_by = $2 AND state = 'pending'",
         &[&ids, &worker],
     )
     .await
-    .map_err(pg_err)
+    .map_err(pg_err)?;
+    drop_if_user_gone(c, ids).await?;
+    Ok(released)
+}
+
+/// Drops messages just handed back to wait again (released, or failed with a retry) that are
+/// activation emails of users who no longer exist. Deleting the user left them alone because a
+/// worker held them then (`drop_unclaimed_for_user`); waiting again, they would go out with a
+/// dead link. Run after the hand-back: a user deleted in between finds the message unclaimed
+/// and drops it itself.
+async fn drop_if_user_gone<C: GenericClient>(c: &C, ids: &[i64]) -> StoreResult<()> {
+    execute(
+        c,
+        "DELETE FROM outbox o WHERE o.id = ANY($1) AND o.claimed_by IS NULL AND o.state = 'pending' \
+         AND o.template = 'activation' AND o.user_id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)",
+        &[&ids],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
 }
 
 pub(crate) async fn list<C: GenericClient>(

@@ -95,6 +95,9 @@ pub(crate) fn mark_failed(
         )
         .and_then(|mut st| st.execute(params![id, worker, error, retry_at]))
         .map_err(internal)?;
+    if n == 1 && retry_at.is_some() {
+        drop_if_user_gone(c, id)?;
+    }
     Ok(n == 1)
 }
 
@@ -107,9 +110,27 @@ pub(crate) fn release(c: &Connection, worker: &str, ids: &[i64]) -> StoreResult<
         .map_err(internal)?;
     let mut released = 0;
     for id in ids {
-        released += st.execute(params![id, worker]).map_err(internal)? as u64;
+        if st.execute(params![id, worker]).map_err(internal)? == 1 {
+            released += 1;
+            drop_if_user_gone(c, *id)?;
+        }
     }
     Ok(released)
+}
+
+/// Drops a message that was just handed back to wait again (released, or failed with a retry)
+/// if it is an activation email whose user no longer exists. Deleting the user left it alone
+/// because a worker held it then (`drop_unclaimed_for_user`); waiting again, it would go out
+/// with a dead link.
+fn drop_if_user_gone(c: &Connection, id: i64) -> StoreResult<()> {
+    c.prepare_cached(
+        "DELETE FROM outbox WHERE id = ?1 AND claimed_by IS NULL AND state = 'pending' \
+         AND template = 'activation' AND user_id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = outbox.user_id)",
+    )
+    .and_then(|mut st| st.execute([id]))
+    .map_err(internal)?;
+    Ok(())
 }
 
 pub(crate) fn list(c: &Connection, state: Option<OutboxState>, limit: u32) -> StoreResult<Vec<OutboxMessage>> {
