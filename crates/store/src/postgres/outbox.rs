@@ -132,7 +132,9 @@ pub(crate) async fn release<C: GenericClient>(c: &C, worker: &str, ids: &[i64]) 
     )
     .await
     .map_err(pg_err)?;
-    drop_if_user_gone(c, ids).await?;
+    if released > 0 {
+        drop_if_user_gone(c, ids).await?;
+    }
     Ok(released)
 }
 
