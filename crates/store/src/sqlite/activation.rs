@@ -38,6 +38,6 @@ pub(crate) fn reissue(c: &Connection, service: ServiceId, user_id: &str, a: NewA
     prepare_reissue(&mut after, a.expires_at)?;
     let now = domain::now();
     super::outbox::drop_unclaimed_for_user(c, user_id, now)?;
-    insert_activation(c, pk, service, user_id, &a, now)?;
+    insert_activation(c, pk, service, user_id, &super::users::ActivationRows::new(&a, now))?;
     save_user(c, pk, &before, &after)
 }

@@ -3,7 +3,8 @@
 //! Concurrency design (docs/architecture.md):
 //! - **One writer thread** owns the only write connection. Write jobs arrive on a channel; the
 //!   thread takes every job waiting, runs each inside its own SAVEPOINT (a failing job rolls
-//!   back alone), and commits the batch: group commit. A job's caller hears back only once the
+//!   back alone; a create, whose only expected failure comes before its first change, needs
+//!   none: batch.rs), and commits the batch: group commit. A job's caller hears back only once the
 //!   batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL for every
 //!   batch committed since its last fsync while the writer already runs the next batch.
 //! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
@@ -11,6 +12,7 @@
 
 mod activation;
 mod admin;
+mod batch;
 mod groups;
 mod log;
 mod outbox;
@@ -18,6 +20,7 @@ mod rows;
 mod services;
 mod users;
 
+use batch::{Completion, Guard, Job};
 use domain::ports::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -34,9 +37,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// Most jobs committed together in one transaction.
 const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
-
-type Completion = Box<dyn FnOnce(Option<StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 pub struct SqliteStore {
     writer: mpsc::SyncSender<Job>,
@@ -179,16 +179,26 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.submit(Guard::Savepoint, f).await
+    }
+
+    /// As [`SqliteStore::write`], without the savepoint, for a job whose expected failures all
+    /// come before its first change (see `batch.rs`).
+    pub(crate) async fn write_without_savepoint<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(Guard::FailsBeforeChanging, f).await
+    }
+
+    async fn submit<T, F>(&self, guard: Guard, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |conn: &Connection| {
-            let result = run_in_savepoint(conn, f);
-            Box::new(move |commit_error: Option<StoreError>| {
-                let _ = done_tx.send(match commit_error {
-                    None => result,
-                    Some(e) => Err(e),
-                });
-            })
-        });
+        let job = batch::job(guard, f, done_tx);
         match self.writer.try_send(job) {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(job)) => {
@@ -269,23 +279,6 @@ impl SqliteStore {
             listener();
         }
     }
-}
-
-/// Runs one statement from the connection's statement cache (these run once per job: parsing
-/// them every time showed up in profiles).
-fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-fn run_in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-    exec_cached(conn, "SAVEPOINT job").map_err(internal)?;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Internal("a write job panicked".into())));
-    if result.is_err() {
-        exec_cached(conn, "ROLLBACK TO job").map_err(internal)?;
-    }
-    exec_cached(conn, "RELEASE job").map_err(internal)?;
-    result
 }
 
 /// When the checkpoint thread copies the WAL into the database, and when it restarts it.
@@ -384,22 +377,9 @@ fn writer_loop(
                 tracing::debug!(error = %e, "catch-up checkpoint failed");
             }
         }
-        if let Err(e) = exec_cached(&conn, "BEGIN IMMEDIATE") {
-            // Another process holds the write lock beyond the busy timeout. Each job's
-            // outermost SAVEPOINT then acts as its own transaction: slower, still correct.
-            tracing::warn!(error = %e, "cannot begin a group transaction; committing jobs one by one");
-            acknowledge(batch.into_iter().map(|job| job(&conn)).collect());
-            continue;
-        }
-        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
-        match exec_cached(&conn, "COMMIT") {
-            Ok(()) => acknowledge(completions),
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                let err = internal(e);
-                tracing::error!(error = %err, "group commit failed");
-                completions.into_iter().for_each(|c| c(Some(err.clone())));
-            }
+        let committed = batch::run(&conn, batch);
+        if !committed.is_empty() {
+            acknowledge(committed);
         }
     }
 }
@@ -489,7 +469,8 @@ impl domain::ports::Store for SqliteStore {
         activation: Option<domain::ports::NewActivation>,
     ) -> StoreResult<domain::user::User> {
         let queues_email = activation.is_some();
-        let user = self.write(move |c| users::create_user(c, user, status, activation)).await?;
+        let rows = users::NewUserRows::new(user, status, activation);
+        let user = self.write_without_savepoint(move |c| users::create_user(c, rows)).await?;
         if queues_email {
             self.outbox_queued();
         }

@@ -53,14 +53,56 @@ fn login_taken(user_name: &str) -> StoreError {
     StoreError::Conflict(format!("userName {user_name:?} is already taken by another user of this service"))
 }
 
-pub(crate) fn create_user(
-    c: &Connection,
-    u: NewUser,
+/// A new user as its rows will be written, worked out before the job reaches the writer: the
+/// writer thread is the one serial part of the server, so keys, timestamps and JSON text are
+/// made on the request's thread and the writer only binds them.
+pub(crate) struct NewUserRows {
+    user: NewUser,
     status: UserStatus,
-    activation: Option<NewActivation>,
-) -> StoreResult<User> {
-    let now = domain::now();
-    let expires = activation.as_ref().map(|a| a.expires_at);
+    now: domain::Timestamp,
+    now_text: String,
+    user_name_key: String,
+    email_key: Option<String>,
+    display_name_key: Option<String>,
+    attributes_json: String,
+    activation: Option<(NewActivation, ActivationRows)>,
+}
+
+impl NewUserRows {
+    pub(crate) fn new(user: NewUser, status: UserStatus, activation: Option<NewActivation>) -> Self {
+        let now = domain::now();
+        Self {
+            now,
+            now_text: ts(now),
+            user_name_key: fold_key(&user.user_name),
+            email_key: user.profile.email.as_deref().map(fold_key),
+            display_name_key: user.profile.display_name.as_deref().map(fold_key),
+            attributes_json: json_text(&user.attributes),
+            activation: activation.map(|a| {
+                let rows = ActivationRows::new(&a, now);
+                (a, rows)
+            }),
+            user,
+            status,
+        }
+    }
+}
+
+/// Inserts a new user. Its one expected failure, a login already taken, comes from its first
+/// statement, before any change: the store runs it without a savepoint (`batch.rs`).
+pub(crate) fn create_user(c: &Connection, rows: NewUserRows) -> StoreResult<User> {
+    let NewUserRows {
+        user: u,
+        status,
+        now,
+        now_text,
+        user_name_key,
+        email_key,
+        display_name_key,
+        attributes_json,
+        activation,
+    } = rows;
+    let expires = activation.as_ref().map(|(a, _)| a.expires_at);
     let inserted = c
         .prepare_cached(
             "INSERT INTO users (service_id, id, user_name, user_name_key, external_id, active, status, source, \
@@ -73,21 +115,21 @@ pub(crate) fn create_user(
                 u.service.0,
                 u.id,
                 u.user_name,
-                fold_key(&u.user_name),
+                user_name_key,
                 u.external_id,
                 u.active,
                 status.as_str(),
                 u.source.as_str(),
-                expires.map(ts),
+                activation.as_ref().map(|(_, rows)| &rows.expires_at),
                 u.profile.email,
-                u.profile.email.as_deref().map(fold_key),
+                email_key,
                 u.profile.display_name,
-                u.profile.display_name.as_deref().map(fold_key),
+                display_name_key,
                 u.profile.given_name,
                 u.profile.family_name,
                 u.profile.preferred_language,
-                json_text(&u.attributes),
-                ts(now),
+                attributes_json,
+                now_text,
             ])
         });
     let pk = match inserted {
@@ -100,8 +142,8 @@ pub(crate) fn create_user(
             .and_then(|mut st| st.execute([pk]))
             .map_err(internal)?;
     }
-    if let Some(a) = activation {
-        insert_activation(c, pk, u.service, &u.id, &a, now)?;
+    if let Some((_, rows)) = &activation {
+        insert_activation(c, pk, u.service, &u.id, rows)?;
     }
     // What was just written, without reading it back (the writer thread is the one serial
     // part of the server: every statement saved there is throughput).
@@ -123,6 +165,29 @@ pub(crate) fn create_user(
     })
 }
 
+/// An activation code and its email as their rows will be written.
+pub(crate) struct ActivationRows {
+    code_hash: Vec<u8>,
+    expires_at: String,
+    created: String,
+    recipient: String,
+    template: String,
+    payload_json: String,
+}
+
+impl ActivationRows {
+    pub(crate) fn new(a: &NewActivation, now: domain::Timestamp) -> Self {
+        Self {
+            code_hash: a.code_hash.clone(),
+            expires_at: ts(a.expires_at),
+            created: ts(now),
+            recipient: a.email.recipient.clone(),
+            template: a.email.template.clone(),
+            payload_json: json_text(&a.email.payload),
+        }
+    }
+}
+
 /// Stores a new activation code (replacing any earlier one, which stops working) and queues
 /// its email, in the caller's transaction.
 pub(crate) fn insert_activation(
@@ -130,30 +195,20 @@ pub(crate) fn insert_activation(
     user_pk: i64,
     service: ServiceId,
     user_id: &str,
-    a: &NewActivation,
-    now: domain::Timestamp,
+    a: &ActivationRows,
 ) -> StoreResult<()> {
     c.prepare_cached(
         "INSERT INTO activation_codes (user_pk, code_hash, expires_at, created) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (user_pk) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, \
          created = excluded.created",
     )
-    .and_then(|mut st| st.execute(params![user_pk, a.code_hash, ts(a.expires_at), ts(now)]))
+    .and_then(|mut st| st.execute(params![user_pk, a.code_hash, a.expires_at, a.created]))
     .map_err(internal)?;
     c.prepare_cached(
         "INSERT INTO outbox (service_id, user_id, recipient, template, payload, state, next_attempt_at, created) \
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
     )
-    .and_then(|mut st| {
-        st.execute(params![
-            service.0,
-            user_id,
-            a.email.recipient,
-            a.email.template,
-            json_text(&a.email.payload),
-            ts(now)
-        ])
-    })
+    .and_then(|mut st| st.execute(params![service.0, user_id, a.recipient, a.template, a.payload_json, a.created]))
     .map_err(internal)?;
     Ok(())
 }
