@@ -50,7 +50,7 @@ impl Application {
         });
         let outbox = crate::outbox_worker::OutboxSetup::new(args, &settings, Arc::clone(&store))?;
         first_run(store.as_ref(), &settings).await?;
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             audit: AuditLog::start(Arc::clone(&store)),
             store,
             settings,
@@ -58,7 +58,7 @@ impl Application {
             limiter: Arc::new(crate::rate_limit::TokenLimiter::new(args.rate_limit_per_token)),
             auth_cache: Arc::default(),
             token_touches: Arc::default(),
-        };
+        });
         crate::telemetry::init();
         crate::telemetry::spawn_outbox_gauges(Arc::clone(&state.store));
         AuditLog::spawn_retention(Arc::clone(&state.store));

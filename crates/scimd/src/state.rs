@@ -5,8 +5,24 @@ use crate::settings::Settings;
 use domain::ports::Store;
 use std::sync::Arc;
 
+/// Cloned for every request (axum's `State`), so it is one reference count, not nine.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub audit: AuditLog,
