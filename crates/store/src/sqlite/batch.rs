@@ -99,6 +99,8 @@ fn run_catching_panics<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Stor
 /// (to be sent once the commit is durable); every other job has been answered already.
 pub(super) fn run(conn: &Connection, batch: Vec<Job>) -> Vec<Completion> {
     let mut in_group = begin(conn);
+    // Set when a spoiled transaction could not be rolled back: nothing of it may commit.
+    let mut doomed = false;
     let mut pending: Vec<Completion> = Vec::with_capacity(batch.len());
     for job in batch {
         let ran = job(conn);
@@ -108,23 +110,30 @@ pub(super) fn run(conn: &Connection, batch: Vec<Job>) -> Vec<Completion> {
         }
         // Only the whole transaction undoes the spoiled job's changes; the jobs after it get
         // a transaction of their own.
-        let _ = conn.execute_batch("ROLLBACK");
         let err = StoreError::Unavailable(
             "a write committed in the same batch as this one failed, so nothing was saved; try again".into(),
         );
         pending.drain(..).for_each(|answer| answer(Some(err.clone())));
         (ran.answer)(None);
-        in_group = begin(conn);
+        if conn.execute_batch("ROLLBACK").is_ok() && conn.is_autocommit() {
+            in_group = begin(conn);
+        } else {
+            doomed = true;
+        }
     }
     if !in_group {
         // Each job was its own transaction (its savepoint), committed already.
         return pending;
     }
-    match exec_cached(conn, "COMMIT") {
+    let committed = if doomed {
+        Err(StoreError::Internal("a failed write could not be rolled back".into()))
+    } else {
+        exec_cached(conn, "COMMIT").map_err(internal)
+    };
+    match committed {
         Ok(()) => pending,
-        Err(e) => {
+        Err(err) => {
             let _ = conn.execute_batch("ROLLBACK");
-            let err = internal(e);
             tracing::error!(error = %err, "group commit failed");
             pending.into_iter().for_each(|answer| answer(Some(err.clone())));
             Vec::new()
