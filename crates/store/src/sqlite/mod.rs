@@ -3,8 +3,8 @@
 //! Concurrency design (docs/architecture.md):
 //! - **One writer thread** owns the only write connection. Write jobs arrive on a channel; the
 //!   thread takes every job waiting, runs each inside its own SAVEPOINT (a failing job rolls
-//!   back alone; a create, whose only expected failure comes before its first change, needs
-//!   none: batch.rs), and commits the batch: group commit. A job's caller hears back only once the
+//!   back alone; a user create, update or delete, whose expected failures all come before its
+//!   first change, needs none: batch.rs), and commits the batch: group commit. A job's caller hears back only once the
 //!   batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL for every
 //!   batch committed since its last fsync while the writer already runs the next batch.
 //! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
@@ -487,7 +487,7 @@ impl domain::ports::Store for SqliteStore {
         mutation: domain::ports::UserMutation,
     ) -> StoreResult<domain::user::User> {
         let id = id.to_owned();
-        self.write(move |c| users::update_user(c, service, &id, mutation)).await
+        self.write_without_savepoint(move |c| users::update_user(c, service, &id, mutation)).await
     }
     async fn delete_user(
         &self,
@@ -496,7 +496,7 @@ impl domain::ports::Store for SqliteStore {
         guard: domain::ports::UserGuard,
     ) -> StoreResult<domain::user::User> {
         let id = id.to_owned();
-        self.write(move |c| users::delete_user(c, service, &id, guard)).await
+        self.write_without_savepoint(move |c| users::delete_user(c, service, &id, guard)).await
     }
     async fn query_users(
         &self,

@@ -230,6 +230,8 @@ pub(crate) fn get_user(c: &Connection, service: ServiceId, id: &str) -> StoreRes
     Ok(find_user(c, service, id)?.map(|(_, u)| u))
 }
 
+/// Its expected failures (no such user, a rule the mutation refuses, a login already taken by
+/// the `UPDATE` itself) all come before any change: the store runs it without a savepoint.
 pub(crate) fn update_user(c: &Connection, service: ServiceId, id: &str, mutation: UserMutation) -> StoreResult<User> {
     let (pk, before) = find_user(c, service, id)?.ok_or(StoreError::NotFound)?;
     let mut after = before.clone();
@@ -320,6 +322,8 @@ pub(crate) fn save_user(c: &Connection, pk: i64, before: &User, after: &User) ->
     Ok(User { last_modified: now, version: before.version + 1, ..after.clone() })
 }
 
+/// Its expected failures (no such user, a guard that refuses) come before any change: the store
+/// runs it without a savepoint.
 pub(crate) fn delete_user(c: &Connection, service: ServiceId, id: &str, guard: UserGuard) -> StoreResult<User> {
     let (pk, user) = find_user(c, service, id)?.ok_or(StoreError::NotFound)?;
     guard(&user)?;
