@@ -71,6 +71,7 @@ both_backends!(
     provisioning_log_appends_queries_and_prunes,
     concurrent_member_adds_lose_nothing,
     concurrent_creates_of_one_login_make_one_user,
+    a_refused_create_in_a_burst_leaves_nothing_and_loses_no_neighbour,
     admins_are_unique_ignoring_case_and_a_new_password_ends_sessions,
     sessions_are_found_by_hash_touched_and_deleted,
     console_statistics_count_members_and_log_activity,
@@ -551,6 +552,38 @@ async fn concurrent_creates_of_one_login_make_one_user(f: Fixture) {
     assert_eq!(ok, 1);
 }
 
+/// Creates that arrive together are committed together (SQLite runs them without a savepoint:
+/// its batch.rs): the refused ones must leave no row and no email, and must not take the
+/// accepted ones of their batch down with them.
+async fn a_refused_create_in_a_burst_leaves_nothing_and_loses_no_neighbour(f: Fixture) {
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = Arc::clone(&f.store);
+        // Every other create asks for the same login.
+        let login = if i % 2 == 0 { "taken".to_owned() } else { format!("free{i}") };
+        let (u, activation) = (new_user(&f, &login), activation_for(&login));
+        tasks.push(tokio::spawn(async move {
+            (login.clone(), store.create_user(u, UserStatus::PendingActivation, Some(activation)).await)
+        }));
+    }
+    let mut created = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (_, Ok(u)) => created.push(u.id),
+            (login, Err(StoreError::Conflict(_))) => assert_eq!(login, "taken"),
+            (login, Err(e)) => panic!("{login}: unexpected {e:?}"),
+        }
+    }
+    assert_eq!(created.len(), 9, "eight distinct logins and one of the eight that share one");
+    for id in &created {
+        assert!(f.store.get_user(f.service, id).await.unwrap().is_some(), "{id} was answered created");
+    }
+    let mut emailed: Vec<String> = pending_user_ids_up_to(&f, 100).await.into_iter().flatten().collect();
+    emailed.sort();
+    created.sort();
+    assert_eq!(emailed, created, "one waiting email per created user, none for a refused one");
+}
+
 async fn admins_are_unique_ignoring_case_and_a_new_password_ends_sessions(f: Fixture) {
     let a = f.store.create_admin("Admin", "$argon2id$hash1").await.unwrap();
     assert_eq!((a.name.as_str(), a.password_hash.as_str(), a.last_login), ("Admin", "$argon2id$hash1", None));
@@ -793,7 +826,11 @@ async fn deleting_a_user_drops_its_waiting_activation_email_but_not_one_a_worker
 }
 
 async fn pending_user_ids(f: &Fixture) -> Vec<Option<String>> {
-    let pending = f.store.list_outbox(Some(domain::outbox::OutboxState::Pending), 10).await.unwrap();
+    pending_user_ids_up_to(f, 10).await
+}
+
+async fn pending_user_ids_up_to(f: &Fixture, limit: u32) -> Vec<Option<String>> {
+    let pending = f.store.list_outbox(Some(domain::outbox::OutboxState::Pending), limit).await.unwrap();
     pending.into_iter().map(|m| m.user_id).collect()
 }
 
