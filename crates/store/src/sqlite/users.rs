@@ -65,7 +65,8 @@ pub(crate) struct NewUserRows {
     email_key: Option<String>,
     display_name_key: Option<String>,
     attributes_json: String,
-    activation: Option<(NewActivation, ActivationRows)>,
+    activation_expires_at: Option<domain::Timestamp>,
+    activation: Option<ActivationRows>,
 }
 
 impl NewUserRows {
@@ -78,10 +79,9 @@ impl NewUserRows {
             email_key: user.profile.email.as_deref().map(fold_key),
             display_name_key: user.profile.display_name.as_deref().map(fold_key),
             attributes_json: json_text(&user.attributes),
-            activation: activation.map(|a| {
-                let rows = ActivationRows::new(&a, now);
-                (a, rows)
-            }),
+            activation_expires_at: activation.as_ref().map(|a| a.expires_at),
+            // The activation itself is dropped here: only its rows go to the writer.
+            activation: activation.map(|a| ActivationRows::new(&a, now)),
             user,
             status,
         }
@@ -100,9 +100,9 @@ pub(crate) fn create_user(c: &Connection, rows: NewUserRows) -> StoreResult<User
         email_key,
         display_name_key,
         attributes_json,
+        activation_expires_at,
         activation,
     } = rows;
-    let expires = activation.as_ref().map(|(a, _)| a.expires_at);
     let inserted = c
         .prepare_cached(
             "INSERT INTO users (service_id, id, user_name, user_name_key, external_id, active, status, source, \
@@ -120,7 +120,7 @@ pub(crate) fn create_user(c: &Connection, rows: NewUserRows) -> StoreResult<User
                 u.active,
                 status.as_str(),
                 u.source.as_str(),
-                activation.as_ref().map(|(_, rows)| &rows.expires_at),
+                activation.as_ref().map(|rows| &rows.expires_at),
                 u.profile.email,
                 email_key,
                 u.profile.display_name,
@@ -142,7 +142,7 @@ pub(crate) fn create_user(c: &Connection, rows: NewUserRows) -> StoreResult<User
             .and_then(|mut st| st.execute([pk]))
             .map_err(internal)?;
     }
-    if let Some((_, rows)) = &activation {
+    if let Some(rows) = &activation {
         insert_activation(c, pk, u.service, &u.id, rows)?;
     }
     // What was just written, without reading it back (the writer thread is the one serial
@@ -156,7 +156,7 @@ pub(crate) fn create_user(c: &Connection, rows: NewUserRows) -> StoreResult<User
         status,
         block_reasons: if u.active { BTreeSet::new() } else { BTreeSet::from([BlockReason::Inactive]) },
         source: u.source,
-        activation_expires_at: expires,
+        activation_expires_at,
         profile: u.profile,
         attributes: u.attributes,
         created: now,
