@@ -7,17 +7,38 @@ use domain::ports::StoreResult;
 use domain::service::ServiceId;
 use rusqlite::{Connection, params};
 
-pub(crate) fn append(c: &Connection, entries: Vec<LogEntry>) -> StoreResult<()> {
+/// Log entries as their rows will be written: the time and warnings are turned into text on
+/// the caller's thread, so the writer thread (the one serial part of the server) only binds them.
+pub(crate) struct LogRows(Vec<(LogEntry, String, String)>);
+
+impl LogRows {
+    pub(crate) fn new(entries: Vec<LogEntry>) -> Self {
+        Self(
+            entries
+                .into_iter()
+                .map(|mut e| {
+                    let warnings = serde_json::Value::from(std::mem::take(&mut e.warnings)).to_string();
+                    let time = ts(e.time);
+                    (e, time, warnings)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Appends the entries. Nothing in it is expected to fail (no unique key): the store runs it
+/// without a savepoint.
+pub(crate) fn append(c: &Connection, rows: LogRows) -> StoreResult<()> {
     let mut st = c
         .prepare_cached(
             "INSERT INTO provisioning_log (service_id, time, request_id, method, resource_type, resource_id, \
              operation, status, error_detail, warnings) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(internal)?;
-    for e in entries {
+    for (e, time, warnings) in &rows.0 {
         st.execute(params![
             e.service.0,
-            ts(e.time),
+            time,
             e.request_id,
             e.method,
             e.resource_type,
@@ -25,7 +46,7 @@ pub(crate) fn append(c: &Connection, entries: Vec<LogEntry>) -> StoreResult<()> 
             e.operation,
             e.status,
             e.error_detail,
-            serde_json::Value::from(e.warnings).to_string(),
+            warnings,
         ])
         .map_err(internal)?;
     }

@@ -666,7 +666,8 @@ impl domain::ports::Store for SqliteStore {
         }
     }
     async fn append_log(&self, entries: Vec<domain::audit::LogEntry>) -> StoreResult<()> {
-        self.write(move |c| log::append(c, entries)).await
+        let rows = log::LogRows::new(entries);
+        self.write_without_savepoint(move |c| log::append(c, rows)).await
     }
     async fn query_log(
         &self,
