@@ -142,9 +142,9 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn({
-                let (db, wal) = (path.to_owned(), wal.clone());
+                let wal = wal.clone();
                 let catch_up = catch_up.clone();
-                move || checkpoint_loop(checkpointer, &db, wal, watch, &catch_up, policy)
+                move || checkpoint_loop(checkpointer, wal, watch, &catch_up, policy)
             })
             .map_err(|e| e.to_string())?;
 
@@ -318,15 +318,8 @@ impl Default for WalPolicy {
 /// came during the first) and asks the writer (`catch_up`) to copy the few frames left
 /// between two batches; the writer's next transaction then restarts the WAL. The WAL file
 /// keeps its size and is overwritten, which the disk syncs faster than an appended file.
-///
-/// The pages a pass copies wait in the kernel's page cache until the database file is synced,
-/// and SQLite syncs it only in the checkpoint that copies the last frame: the writer's
-/// catch-up, which then flushed everything the passes before it had copied and held the writer
-/// (and every request queued behind it) 7–12 ms. This thread syncs the file after each pass
-/// instead, so the catch-up's own sync has only its few frames left to write.
 fn checkpoint_loop(
     conn: Connection,
-    db: &Path,
     wal: std::path::PathBuf,
     alive: std::sync::Weak<()>,
     catch_up: &AtomicBool,
@@ -338,15 +331,6 @@ fn checkpoint_loop(
             tracing::warn!(error = %e, mode, "WAL checkpoint failed");
         })
     };
-    // Syncing needs no write access: a read-only handle syncs the file's dirty pages.
-    let db_file = std::fs::File::open(db)
-        .map_err(|e| tracing::warn!(error = %e, "cannot open the database file to sync it after checkpoints"))
-        .ok();
-    let sync_db = || {
-        if let Some(Err(e)) = db_file.as_ref().map(std::fs::File::sync_data) {
-            tracing::warn!(error = %e, "cannot sync the database file after a checkpoint");
-        }
-    };
     while alive.upgrade().is_some() {
         std::thread::sleep(policy.interval);
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
@@ -354,12 +338,10 @@ fn checkpoint_loop(
             let _ = checkpoint("TRUNCATE");
         } else if size >= policy.checkpoint_bytes
             && let Ok(frames) = checkpoint("PASSIVE")
+            && frames >= policy.restart_frames
+            && checkpoint("PASSIVE").is_ok()
         {
-            sync_db();
-            if frames >= policy.restart_frames && checkpoint("PASSIVE").is_ok() {
-                sync_db();
-                catch_up.store(true, Ordering::Relaxed);
-            }
+            catch_up.store(true, Ordering::Relaxed);
         }
     }
 }
