@@ -2,7 +2,7 @@
 //! `domain::activation`; this module only reads and writes rows, in the caller's transaction.
 
 use super::internal;
-use super::rows::parse_ts;
+use super::rows::{parse_ts, ts};
 use super::users::{find_user, insert_activation, load_by_pk, save_user};
 use domain::Timestamp;
 use domain::activation::{RedeemError, activate, check_redemption, prepare_reissue};
@@ -38,6 +38,6 @@ pub(crate) fn reissue(c: &Connection, service: ServiceId, user_id: &str, a: NewA
     prepare_reissue(&mut after, a.expires_at)?;
     let now = domain::now();
     super::outbox::drop_unclaimed_for_user(c, user_id, now)?;
-    insert_activation(c, pk, service, user_id, &super::users::ActivationRows::new(&a, now))?;
+    insert_activation(c, pk, service, user_id, &super::users::ActivationRows::new(a, ts(now)))?;
     save_user(c, pk, &before, &after)
 }

@@ -72,16 +72,17 @@ pub(crate) struct NewUserRows {
 impl NewUserRows {
     pub(crate) fn new(user: NewUser, status: UserStatus, activation: Option<NewActivation>) -> Self {
         let now = domain::now();
+        let now_text = ts(now);
         Self {
             now,
-            now_text: ts(now),
             user_name_key: fold_key(&user.user_name),
             email_key: user.profile.email.as_deref().map(fold_key),
             display_name_key: user.profile.display_name.as_deref().map(fold_key),
             attributes_json: json_text(&user.attributes),
             activation_expires_at: activation.as_ref().map(|a| a.expires_at),
-            // The activation itself is dropped here: only its rows go to the writer.
-            activation: activation.map(|a| ActivationRows::new(&a, now)),
+            // Only the activation's rows go to the writer: the rest of it is dropped here.
+            activation: activation.map(|a| ActivationRows::new(a, now_text.clone())),
+            now_text,
             user,
             status,
         }
@@ -176,14 +177,15 @@ pub(crate) struct ActivationRows {
 }
 
 impl ActivationRows {
-    pub(crate) fn new(a: &NewActivation, now: domain::Timestamp) -> Self {
+    /// `created`: the stored text of the creation time (`ts`).
+    pub(crate) fn new(a: NewActivation, created: String) -> Self {
         Self {
-            code_hash: a.code_hash.clone(),
             expires_at: ts(a.expires_at),
-            created: ts(now),
-            recipient: a.email.recipient.clone(),
-            template: a.email.template.clone(),
             payload_json: json_text(&a.email.payload),
+            code_hash: a.code_hash,
+            created,
+            recipient: a.email.recipient,
+            template: a.email.template,
         }
     }
 }
