@@ -2,10 +2,14 @@
 //! depth, provisioning errors per service. The recorder is process-wide.
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::ports::Store;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -20,9 +24,28 @@ pub fn init() {
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder).ok()?;
+        spawn_upkeep(handle.clone());
         Some(handle)
     });
 }
+
+/// Drains recorded latencies into the histograms every few seconds. The recorder keeps every
+/// recorded value until this runs (or a scrape renders): without it, a server nobody scrapes
+/// would grow by eight bytes a request, for ever. A thread, not a task, so it outlives any one
+/// runtime (the recorder is process-wide).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+        loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the metrics upkeep thread; latencies are drained at each scrape only");
+    }
+}
+
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 pub async fn render() -> Response {
     match HANDLE.get().and_then(Option::as_ref) {
@@ -32,19 +55,61 @@ pub async fn render() -> Response {
 }
 
 /// Records every HTTP request by its route template (never the raw path: ids would make
-/// unbounded label sets).
+/// unbounded label sets) and its method (one of the standard ones, else `other`: a client may
+/// send any token as a method).
 pub async fn track_requests(req: Request, next: Next) -> Response {
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    metrics::counter!("scimd_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("scimd_http_request_duration_seconds", "route" => route, "method" => method)
-        .record(started.elapsed().as_secs_f64());
+    let status = resp.status().as_u16();
+    let (counter, histogram) = request_handles(route.as_deref().unwrap_or("unmatched"), method, status);
+    counter.increment(1);
+    histogram.record(started.elapsed().as_secs_f64());
     resp
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The request counter and latency histogram of one route, method and status. Registering a
+/// metric builds its labelled key and looks it up in the recorder's registry, a few allocations
+/// and a lock per request; the handles are kept per worker thread instead (a few dozen at
+/// most: routes × methods × statuses).
+fn request_handles(route: &str, method: &'static str, status: u16) -> (Counter, Histogram) {
+    type Handles = HashMap<Box<str>, Vec<(&'static str, u16, Counter, Histogram)>>;
+    thread_local! {
+        static HANDLES: RefCell<Handles> = RefCell::new(HashMap::new());
+    }
+    HANDLES.with_borrow_mut(|handles| {
+        let by_route = match handles.get_mut(route) {
+            Some(v) => v,
+            None => handles.entry(route.into()).or_default(),
+        };
+        if let Some((_, _, c, h)) = by_route.iter().find(|(m, s, _, _)| *m == method && *s == status) {
+            return (c.clone(), h.clone());
+        }
+        let counter = metrics::counter!(
+            "scimd_http_requests_total",
+            "route" => route.to_owned(),
+            "method" => method,
+            "status" => status.to_string()
+        );
+        let histogram =
+            metrics::histogram!("scimd_http_request_duration_seconds", "route" => route.to_owned(), "method" => method);
+        by_route.push((method, status, counter.clone(), histogram.clone()));
+        (counter, histogram)
+    })
 }
 
 /// A SCIM request a service's provisioning client saw fail.

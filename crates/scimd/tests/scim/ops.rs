@@ -39,6 +39,9 @@ async fn health_readiness_and_metrics_answer() {
 
     srv.post("/Users", &json!({"userName": "metrics@contoso.com"})).await.expect(201);
     srv.get("/Users/does-not-exist").await.expect_scim_error(404);
+    // Any token is a method to HTTP; a label set per invented method would grow without bound.
+    let invented = Method::from_bytes(b"FROBNICATE").expect("method token");
+    srv.request_as(&srv.token, invented, "/Users", None).await.expect_scim_error(405);
     let text =
         srv.client.get(format!("{}/metrics", srv.root_url)).send().await.expect("metrics").text().await.expect("body");
     for needle in [
@@ -53,4 +56,9 @@ async fn health_readiness_and_metrics_answer() {
     }
     // Route templates, never raw ids: no unbounded label sets.
     assert!(!text.contains("does-not-exist"));
+    assert!(
+        text.contains(r#"scimd_http_requests_total{route="/scim/v2/Users",method="other",status="405"} 1"#),
+        "{text}"
+    );
+    assert!(!text.contains("FROBNICATE"));
 }
