@@ -798,3 +798,19 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod build_flags {
+    /// The bundled SQLite is built with the flags of `.cargo/config.toml`: without them every
+    /// connection's page cache shares one global mutex (see that file). A build that lost them
+    /// (the file moved, `LIBSQLITE3_FLAGS` overridden) fails here rather than only slower.
+    #[test]
+    fn sqlite_is_built_without_memory_management_and_memory_statistics() {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        let mut st = conn.prepare("PRAGMA compile_options").expect("prepare");
+        let options: Vec<String> =
+            st.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows");
+        assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
+        assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    }
+}
