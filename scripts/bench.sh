@@ -11,7 +11,7 @@
 #              SCIMD_BIN=path runs another scimd binary (e.g. an older build, to compare);
 #              KEEP_DATA=1 keeps the data directory (its path is printed);
 #              ACTIVATION_EMAIL=0 creates the service `default` without activation emails before
-#              the server starts (SQLite data dir only); by default every created user queues an
+#              the server starts (in the data directory, or the --database-url given); by default every created user queues an
 #              activation email, which the server sends over SMTP to scimd-smtp-sink (started
 #              here; an SMTP server that discards what it receives), as in production;
 #              MAILER=file sends none and lets the server write .eml files instead.
@@ -73,10 +73,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The store the server uses, for the CLI commands run before it starts: the data directory, or
+# the database named by the server's --database-url.
+store_args=(--data-dir "$WORK/data")
+for ((i = 0; i < ${#server_args[@]}; i++)); do
+  case "${server_args[$i]}" in
+    --database-url) store_args+=(--database-url "${server_args[$((i + 1))]:-}") ;;
+    --database-url=*) store_args+=("${server_args[$i]}") ;;
+  esac
+done
+
 TOKEN=""
 if [ "${ACTIVATION_EMAIL:-1}" = 0 ]; then
-  "$SCIMD" service create default --no-activation-email --data-dir "$WORK/data" >/dev/null
-  TOKEN=$("$SCIMD" token create --service default --description scimd-bench --data-dir "$WORK/data")
+  "$SCIMD" service create default --no-activation-email "${store_args[@]}" >/dev/null
+  TOKEN=$("$SCIMD" token create --service default --description scimd-bench "${store_args[@]}")
 fi
 
 # The SMTP sink's count of messages received so far (it prints it on SIGUSR1).
