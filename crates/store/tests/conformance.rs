@@ -59,6 +59,7 @@ both_backends!(
     a_refused_mutation_changes_nothing,
     block_reasons_change_by_difference,
     membership_changes_are_set_operations,
+    an_updated_group_is_returned_as_stored,
     nested_groups_are_refused_and_unknown_members_reported,
     one_change_may_name_a_member_twice_or_an_existing_member,
     deleting_a_group_blocks_members_and_recreating_it_restores_them,
@@ -215,6 +216,55 @@ async fn membership_changes_are_set_operations(f: Fixture) {
     assert_eq!(member_ids(&f, &g).await.len(), 2);
     f.store.update_group(f.service, &g, Box::new(|_| Ok(())), vec![MembershipChange::RemoveAll]).await.unwrap();
     assert!(member_ids(&f, &g).await.is_empty());
+}
+
+/// The group an update returns is the group a read finds afterwards, whether the update
+/// renamed it, changed its attributes or only its members (version and time move each time).
+async fn an_updated_group_is_returned_as_stored(f: Fixture) {
+    let a = user(&f, "a").await;
+    let g = group(&f, "Before", None, &[]).await;
+    let (renamed, _) = f
+        .store
+        .update_group(
+            f.service,
+            &g,
+            Box::new(|g| {
+                g.display_name = "After".into();
+                g.external_id = Some("ext-1".into());
+                g.attributes = json!({"urn:example:extra": {"cost": 1.25, "tags": ["a", "b"]}});
+                Ok(())
+            }),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(Some(&renamed), f.store.get_group(f.service, &g).await.unwrap().as_ref());
+    assert_eq!((renamed.display_name.as_str(), renamed.version), ("After", 2));
+    let (members_only, _) = f
+        .store
+        .update_group(
+            f.service,
+            &g,
+            Box::new(|_| Ok(())),
+            vec![MembershipChange::Add(vec![Member { user_id: a.clone(), display: None }])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(Some(&members_only), f.store.get_group(f.service, &g).await.unwrap().as_ref());
+    assert_eq!(members_only.version, 3);
+    assert_eq!(members_only.attributes, renamed.attributes);
+    assert!(members_only.last_modified >= renamed.last_modified);
+    // The old name is free again, the new one taken.
+    assert!(f.store.query_groups(f.service, &name_query("Before")).await.unwrap().items.is_empty());
+    assert_eq!(f.store.query_groups(f.service, &name_query("after")).await.unwrap().items.len(), 1);
+}
+
+fn name_query(name: &str) -> domain::query::GroupQuery {
+    Query {
+        condition: Condition::Cmp(GroupField::DisplayName, Op::Eq, QueryValue::Text(name.into())),
+        sort: None,
+        page: None,
+    }
 }
 
 async fn nested_groups_are_refused_and_unknown_members_reported(f: Fixture) {

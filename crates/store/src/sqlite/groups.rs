@@ -68,6 +68,50 @@ fn resolve_member(c: &Connection, service: ServiceId, id: &str) -> StoreResult<O
     Ok(pk)
 }
 
+/// The members of one add as the writer binds them, worked out on the request's thread (the
+/// writer thread is the one serial part of the server): each user once, and the ids and
+/// display texts as JSON arrays.
+pub(crate) struct MemberRows {
+    members: Vec<Member>,
+    ids: String,
+    /// Only when some member came with a display text: Entra sends bare ids.
+    displays: Option<String>,
+}
+
+impl MemberRows {
+    pub(crate) fn new(members: &[Member]) -> Self {
+        let members = distinct_members(members);
+        // A flat array: `json_each` yields each id as text, nothing to extract.
+        let ids = serde_json::Value::from_iter(members.iter().map(|m| m.user_id.as_str())).to_string();
+        let displays = members
+            .iter()
+            .any(|m| m.display.is_some())
+            .then(|| serde_json::Value::from_iter(members.iter().map(|m| m.display.as_deref())).to_string());
+        Self { members, ids, displays }
+    }
+}
+
+/// A [`MembershipChange`] as the writer applies it, its lists made on the request's thread.
+pub(crate) enum ChangeRows {
+    Add(MemberRows),
+    /// The removed ids as a JSON array.
+    Remove(String),
+    RemoveAll,
+    Replace(MemberRows),
+}
+
+pub(crate) fn change_rows(changes: Vec<MembershipChange>) -> Vec<ChangeRows> {
+    changes
+        .into_iter()
+        .map(|change| match change {
+            MembershipChange::Add(members) => ChangeRows::Add(MemberRows::new(&members)),
+            MembershipChange::Remove(ids) => ChangeRows::Remove(serde_json::Value::from(ids).to_string()),
+            MembershipChange::RemoveAll => ChangeRows::RemoveAll,
+            MembershipChange::Replace(members) => ChangeRows::Replace(MemberRows::new(&members)),
+        })
+        .collect()
+}
+
 /// Adds members with one statement for the whole list: per-statement overhead, not the index
 /// work, dominated a 50-member PATCH when each member took a lookup and an insert. The user
 /// ids travel as one JSON array; `CROSS JOIN` keeps the list as the outer loop, so each id
@@ -76,20 +120,12 @@ fn add_members(
     c: &Connection,
     service: ServiceId,
     group_pk: i64,
-    members: &[Member],
+    rows: &MemberRows,
     outcome: &mut MembershipOutcome,
 ) -> StoreResult<()> {
-    let members = distinct_members(members);
-    if members.is_empty() {
+    if rows.members.is_empty() {
         return Ok(());
     }
-    // The ids as a flat array (`json_each` yields each as text, nothing to extract), and the
-    // display texts only when one was given: Entra sends bare ids.
-    let ids = serde_json::Value::from_iter(members.iter().map(|m| m.user_id.as_str())).to_string();
-    let displays = members
-        .iter()
-        .any(|m| m.display.is_some())
-        .then(|| serde_json::Value::from_iter(members.iter().map(|m| m.display.as_deref())).to_string());
     // Each known user is one row inserted or updated, so fewer changes than members means
     // some ids named no user of this service.
     let changed = c
@@ -99,11 +135,11 @@ fn add_members(
              WHERE u.service_id = ?2 \
              ON CONFLICT (group_pk, user_pk) DO UPDATE SET display = coalesce(excluded.display, display)",
         )
-        .and_then(|mut st| st.execute(params![group_pk, service.0, ids, displays]))
+        .and_then(|mut st| st.execute(params![group_pk, service.0, rows.ids, rows.displays]))
         .map_err(internal)?;
-    if changed < members.len() {
+    if changed < rows.members.len() {
         // Rare (Entra adds only users it provisioned): name them, and refuse group ids.
-        for m in &members {
+        for m in &rows.members {
             if resolve_member(c, service, &m.user_id)?.is_none() {
                 outcome.unknown_members.push(m.user_id.clone());
             }
@@ -116,15 +152,14 @@ fn apply_changes(
     c: &Connection,
     service: ServiceId,
     group_pk: i64,
-    changes: Vec<MembershipChange>,
+    changes: &[ChangeRows],
     outcome: &mut MembershipOutcome,
 ) -> StoreResult<()> {
     for change in changes {
         match change {
-            MembershipChange::Add(members) => add_members(c, service, group_pk, &members, outcome)?,
-            MembershipChange::Remove(ids) => {
+            ChangeRows::Add(members) => add_members(c, service, group_pk, members, outcome)?,
+            ChangeRows::Remove(list) => {
                 // One statement for the whole list, as in `add_members`.
-                let list = serde_json::Value::from(ids).to_string();
                 c.prepare_cached(
                     "DELETE FROM group_members WHERE group_pk = ?1 AND user_pk IN \
                      (SELECT u.pk FROM json_each(?3) j CROSS JOIN users u ON u.id = j.value WHERE u.service_id = ?2)",
@@ -132,16 +167,16 @@ fn apply_changes(
                 .and_then(|mut st| st.execute(params![group_pk, service.0, list]))
                 .map_err(internal)?;
             }
-            MembershipChange::RemoveAll => {
+            ChangeRows::RemoveAll => {
                 c.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1")
                     .and_then(|mut st| st.execute([group_pk]))
                     .map_err(internal)?;
             }
-            MembershipChange::Replace(members) => {
+            ChangeRows::Replace(members) => {
                 c.prepare_cached("DELETE FROM group_members WHERE group_pk = ?1")
                     .and_then(|mut st| st.execute([group_pk]))
                     .map_err(internal)?;
-                add_members(c, service, group_pk, &members, outcome)?;
+                add_members(c, service, group_pk, members, outcome)?;
             }
         }
     }
@@ -159,7 +194,7 @@ fn touch_users_with_reason(c: &Connection, reason: &str, now: &str) -> StoreResu
     Ok(())
 }
 
-pub(crate) fn create_group(c: &Connection, g: NewGroup) -> StoreResult<CreatedGroup> {
+pub(crate) fn create_group(c: &Connection, g: NewGroup, members: &MemberRows) -> StoreResult<CreatedGroup> {
     let now = ts(domain::now());
     // A tombstone with the same externalId — or, without one, the same name — is this group
     // coming back (product.md §2.2): it gets its old id and its former members are unblocked.
@@ -208,7 +243,7 @@ pub(crate) fn create_group(c: &Connection, g: NewGroup) -> StoreResult<CreatedGr
         Err(e) => return Err(internal(e)),
     };
     let mut membership = MembershipOutcome::default();
-    add_members(c, g.service, pk, &g.members, &mut membership)?;
+    add_members(c, g.service, pk, members, &mut membership)?;
     let group = find_group(c, g.service, &id)?.map(|(_, g)| g).ok_or(StoreError::NotFound)?;
     Ok(CreatedGroup { group, restored_from_tombstone: tombstone.is_some(), membership })
 }
@@ -218,35 +253,45 @@ pub(crate) fn update_group(
     service: ServiceId,
     id: &str,
     mutation: GroupMutation,
-    changes: Vec<MembershipChange>,
+    changes: &[ChangeRows],
 ) -> StoreResult<(Group, MembershipOutcome)> {
     let (pk, before) = find_group(c, service, id)?.ok_or(StoreError::NotFound)?;
     let mut after = before.clone();
     mutation(&mut after)?;
-    let updated = c
-        .prepare_cached(
-            "UPDATE groups SET display_name = ?2, display_name_key = ?3, external_id = ?4, attributes = ?5, \
-             last_modified = ?6, version = version + 1 WHERE pk = ?1",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                pk,
-                after.display_name,
-                fold_key(&after.display_name),
-                after.external_id,
-                json_text(&after.attributes),
-                ts(domain::now())
-            ])
-        });
-    match updated {
+    let now = domain::now();
+    // Only the columns that changed are written, as for users: SQLite rewrites the index
+    // entries of every column an UPDATE sets, and a membership PATCH changes none of them.
+    let mut sets: Vec<&str> = Vec::new();
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(pk), Box::new(ts(now))];
+    if after.display_name != before.display_name {
+        sets.extend(["display_name", "display_name_key"]);
+        values.push(Box::new(after.display_name.clone()));
+        values.push(Box::new(fold_key(&after.display_name)));
+    }
+    if after.external_id != before.external_id {
+        sets.push("external_id");
+        values.push(Box::new(after.external_id.clone()));
+    }
+    if after.attributes != before.attributes {
+        sets.push("attributes");
+        values.push(Box::new(json_text(&after.attributes)));
+    }
+    let mut sql = String::from("UPDATE groups SET last_modified = ?2, version = version + 1");
+    for (i, column) in sets.iter().enumerate() {
+        sql.push_str(&format!(", {column} = ?{}", i + 3));
+    }
+    sql.push_str(" WHERE pk = ?1");
+    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
+    match c.prepare_cached(&sql).and_then(|mut st| st.execute(params.as_slice())) {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => return Err(name_taken(&after.display_name)),
         Err(e) => return Err(internal(e)),
     }
     let mut outcome = MembershipOutcome::default();
     apply_changes(c, service, pk, changes, &mut outcome)?;
-    let group = find_group(c, service, id)?.map(|(_, g)| g).ok_or(StoreError::NotFound)?;
-    Ok((group, outcome))
+    // `before` was read in this same write job, so the stored row is now exactly `after` with
+    // the new version and time: no need to read it back on the writer thread.
+    Ok((Group { last_modified: now, version: before.version + 1, ..after }, outcome))
 }
 
 pub(crate) fn delete_group(c: &Connection, service: ServiceId, id: &str) -> StoreResult<Tombstone> {

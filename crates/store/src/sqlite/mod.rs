@@ -526,7 +526,8 @@ impl domain::ports::Store for SqliteStore {
         self.read_blocking(move |c| users::user_counts(c, service, now)).await
     }
     async fn create_group(&self, group: domain::group::NewGroup) -> StoreResult<domain::group::CreatedGroup> {
-        self.write(move |c| groups::create_group(c, group)).await
+        let members = groups::MemberRows::new(&group.members);
+        self.write(move |c| groups::create_group(c, group, &members)).await
     }
     async fn get_group(
         &self,
@@ -553,7 +554,8 @@ impl domain::ports::Store for SqliteStore {
         membership: Vec<domain::group::MembershipChange>,
     ) -> StoreResult<(domain::group::Group, domain::group::MembershipOutcome)> {
         let id = id.to_owned();
-        self.write(move |c| groups::update_group(c, service, &id, mutation, membership)).await
+        let changes = groups::change_rows(membership);
+        self.write(move |c| groups::update_group(c, service, &id, mutation, &changes)).await
     }
     async fn delete_group(
         &self,
