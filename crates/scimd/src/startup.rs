@@ -83,8 +83,15 @@ impl Application {
             shutdown_signal().await;
             let _ = signalled_tx.send(());
         };
+        // Every response goes out as soon as it is written, never held back by Nagle's
+        // algorithm waiting for the client's acknowledgement of the previous one.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream: &mut tokio::net::TcpStream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+            }
+        });
         let server =
-            std::future::IntoFuture::into_future(axum::serve(self.listener, service).with_graceful_shutdown(signal));
+            std::future::IntoFuture::into_future(axum::serve(listener, service).with_graceful_shutdown(signal));
         // axum waits for every connection to close, without a bound: a client that never
         // finishes sending its body would hold the process forever (issue 8).
         let grace = self.shutdown_timeout;
