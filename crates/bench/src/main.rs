@@ -19,6 +19,7 @@ use hyper::Method;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use stats::{PhaseResult, Recorder, sample_machine, sample_process};
 use std::future::Future;
+use std::io::Write as _;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,11 @@ struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write every request as a CSV line `phase,end_ms,latency_us,end_unix_ms` (end time
+    /// from the phase's start, and as wall-clock time) to this file: shows whether slow
+    /// requests come together (a stall of the server) or alone.
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
     /// Scale mode: measure at --users, preload to --preload users and a --big-group-members
     /// group, measure again (filter lookups, creates, single-member PATCH, group lookup).
     #[arg(long, conflicts_with = "phases")]
@@ -177,6 +183,8 @@ struct Bench {
     server_pid: Option<String>,
     seed: u64,
     results: Vec<PhaseResult>,
+    /// `--latency-log`, open for appending each phase's requests.
+    latency_log: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 /// The request `per_object` sends: method, optional body, the statuses that count as success.
@@ -249,11 +257,13 @@ impl Bench {
         let server_before = self.server_pid.as_deref().and_then(sample_process);
         let machine_before = sample_machine();
         let start = Instant::now();
+        let start_wall = std::time::SystemTime::now();
+        let keep_timeline = self.latency_log.is_some();
         let workers: Vec<_> = (0..self.concurrency.clamp(1, ops.max(1) as usize))
             .map(|_| {
                 let (op, next, bar) = (op.clone(), next.clone(), bar.clone());
                 tokio::spawn(async move {
-                    let mut rec = Recorder::new();
+                    let mut rec = Recorder::with_timeline(keep_timeline);
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= ops {
@@ -275,6 +285,18 @@ impl Bench {
         }
         let elapsed = start.elapsed();
         bar.finish_and_clear();
+        if let Some(log) = &mut self.latency_log {
+            // Wall-clock time too, to line requests up with a trace of the server.
+            let start_unix_ms =
+                start_wall.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1000.0;
+            let written = total.timeline().into_iter().try_for_each(|(end, us)| {
+                let end_ms = end.saturating_duration_since(start).as_secs_f64() * 1000.0;
+                writeln!(log, "{name},{end_ms:.3},{us},{:.3}", start_unix_ms + end_ms)
+            });
+            if let Err(e) = written.and_then(|()| log.flush()) {
+                eprintln!("scimd-bench: cannot write the latency log: {e}");
+            }
+        }
         let mut result = PhaseResult::new(name.to_owned(), ops, total, elapsed);
         if let (Some(a), Some(b)) = (client_before, sample_process("self")) {
             result.client_cpu = Some(b.cpu.saturating_sub(a.cpu));
@@ -704,6 +726,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         server_pid: args.server_pid.map(|p| p.to_string()),
         seed: args.seed,
         results: Vec::new(),
+        latency_log: match &args.latency_log {
+            Some(path) => {
+                let mut file = std::io::BufWriter::new(
+                    std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+                );
+                writeln!(file, "phase,end_ms,latency_us,end_unix_ms")?;
+                Some(file)
+            }
+            None => None,
+        },
     };
     let mode = if args.scale { "scale" } else { "standard" };
     println!(

@@ -4,7 +4,7 @@
 use hdrhistogram::Histogram;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Error bodies kept per phase (the first ones seen).
 const ERROR_SAMPLES: usize = 5;
@@ -20,6 +20,9 @@ pub struct Recorder {
     /// `"<status> unexpected body"` for an expected status with a body that did not check out.
     errors: BTreeMap<String, u64>,
     samples: Vec<String>,
+    /// When each request ended and its latency in µs, if asked for (`--latency-log`): to see
+    /// whether slow requests come together (a stall) or alone.
+    timeline: Option<Vec<(Instant, u64)>>,
 }
 
 impl Recorder {
@@ -30,13 +33,29 @@ impl Recorder {
             requests: 0,
             errors: BTreeMap::new(),
             samples: Vec::new(),
+            timeline: None,
         }
+    }
+
+    /// A recorder that also keeps every request's end time and latency.
+    pub fn with_timeline(keep: bool) -> Self {
+        Recorder { timeline: keep.then(Vec::new), ..Recorder::new() }
     }
 
     fn latency(&mut self, latency: Duration) {
         self.requests += 1;
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
         self.hist.saturating_record(us);
+        if let Some(timeline) = &mut self.timeline {
+            timeline.push((Instant::now(), us));
+        }
+    }
+
+    /// Every request's end time and latency in µs, in end-time order (empty unless kept).
+    pub fn timeline(&self) -> Vec<(Instant, u64)> {
+        let mut t = self.timeline.clone().unwrap_or_default();
+        t.sort_unstable();
+        t
     }
 
     pub fn ok(&mut self, latency: Duration) {
@@ -65,6 +84,9 @@ impl Recorder {
             if self.samples.len() < ERROR_SAMPLES {
                 self.samples.push(s);
             }
+        }
+        if let Some(theirs) = other.timeline {
+            self.timeline.get_or_insert_with(Vec::new).extend(theirs);
         }
     }
 }
@@ -310,6 +332,24 @@ impl PhaseResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeline_is_kept_only_when_asked_and_merges_in_time_order() {
+        let mut plain = Recorder::new();
+        plain.ok(Duration::from_millis(1));
+        assert!(plain.timeline().is_empty());
+        let mut a = Recorder::with_timeline(true);
+        a.ok(Duration::from_millis(2));
+        let mut b = Recorder::with_timeline(true);
+        b.ok(Duration::from_millis(7));
+        a.ok(Duration::from_millis(3));
+        a.merge(b);
+        let t = a.timeline();
+        let mut latencies: Vec<u64> = t.iter().map(|(_, us)| *us).collect();
+        assert!(t.windows(2).all(|w| w[0].0 <= w[1].0), "in end-time order");
+        latencies.sort_unstable();
+        assert_eq!(latencies, vec![2000, 3000, 7000]);
+    }
 
     #[test]
     fn merge_and_summarise() {
