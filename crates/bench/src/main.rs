@@ -289,7 +289,7 @@ impl Bench {
             // Wall-clock time too, to line requests up with a trace of the server.
             let start_unix_ms =
                 start_wall.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1000.0;
-            let written = total.timeline().into_iter().try_for_each(|(end, us)| {
+            let written = total.take_timeline().into_iter().try_for_each(|(end, us)| {
                 let end_ms = end.saturating_duration_since(start).as_secs_f64() * 1000.0;
                 writeln!(log, "{name},{end_ms:.3},{us},{:.3}", start_unix_ms + end_ms)
             });

@@ -51,9 +51,9 @@ impl Recorder {
         }
     }
 
-    /// Every request's end time and latency in µs, in end-time order (empty unless kept).
-    pub fn timeline(&self) -> Vec<(Instant, u64)> {
-        let mut t = self.timeline.clone().unwrap_or_default();
+    /// Takes every request's end time and latency in µs, in end-time order (empty unless kept).
+    pub fn take_timeline(&mut self) -> Vec<(Instant, u64)> {
+        let mut t = self.timeline.take().unwrap_or_default();
         t.sort_unstable();
         t
     }
@@ -337,14 +337,14 @@ mod tests {
     fn a_timeline_is_kept_only_when_asked_and_merges_in_time_order() {
         let mut plain = Recorder::new();
         plain.ok(Duration::from_millis(1));
-        assert!(plain.timeline().is_empty());
+        assert!(plain.take_timeline().is_empty());
         let mut a = Recorder::with_timeline(true);
         a.ok(Duration::from_millis(2));
         let mut b = Recorder::with_timeline(true);
         b.ok(Duration::from_millis(7));
         a.ok(Duration::from_millis(3));
         a.merge(b);
-        let t = a.timeline();
+        let t = a.take_timeline();
         let mut latencies: Vec<u64> = t.iter().map(|(_, us)| *us).collect();
         assert!(t.windows(2).all(|w| w[0].0 <= w[1].0), "in end-time order");
         latencies.sort_unstable();

@@ -70,6 +70,7 @@ pub fn format_timestamp(t: Timestamp) -> String {
     text
 }
 
+/// Parses any RFC 3339 timestamp (the stored form included).
 pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }

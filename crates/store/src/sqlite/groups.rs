@@ -1,7 +1,7 @@
 //! Groups: membership as set operations, deletion with tombstones, restoration.
 
 use super::internal;
-use super::rows::{bind_params, is_unique_violation, json_text, parse_json, parse_ts, ts};
+use super::rows::{ChangedColumns, bind_params, is_unique_violation, json_text, parse_json, parse_ts, ts};
 use crate::sql_query::{Compiler, SqlParam, Sqlite, group_column};
 use domain::DomainError;
 use domain::group::{
@@ -259,30 +259,21 @@ pub(crate) fn update_group(
     let mut after = before.clone();
     mutation(&mut after)?;
     let now = domain::now();
-    // Only the columns that changed are written, as for users: SQLite rewrites the index
-    // entries of every column an UPDATE sets, and a membership PATCH changes none of them.
-    let mut sets: Vec<&str> = Vec::new();
-    let mut values: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(pk), Box::new(ts(now))];
+    // A membership PATCH changes none of these: it writes the row's time and version only.
+    let mut changed = ChangedColumns::new();
     if after.display_name != before.display_name {
-        sets.extend(["display_name", "display_name_key"]);
-        values.push(Box::new(after.display_name.clone()));
-        values.push(Box::new(fold_key(&after.display_name)));
+        changed.set(
+            &["display_name", "display_name_key"],
+            vec![Box::new(after.display_name.clone()), Box::new(fold_key(&after.display_name))],
+        );
     }
     if after.external_id != before.external_id {
-        sets.push("external_id");
-        values.push(Box::new(after.external_id.clone()));
+        changed.set(&["external_id"], vec![Box::new(after.external_id.clone())]);
     }
     if after.attributes != before.attributes {
-        sets.push("attributes");
-        values.push(Box::new(json_text(&after.attributes)));
+        changed.set(&["attributes"], vec![Box::new(json_text(&after.attributes))]);
     }
-    let mut sql = String::from("UPDATE groups SET last_modified = ?2, version = version + 1");
-    for (i, column) in sets.iter().enumerate() {
-        sql.push_str(&format!(", {column} = ?{}", i + 3));
-    }
-    sql.push_str(" WHERE pk = ?1");
-    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
-    match c.prepare_cached(&sql).and_then(|mut st| st.execute(params.as_slice())) {
+    match changed.execute(c, "groups", pk, now) {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => return Err(name_taken(&after.display_name)),
         Err(e) => return Err(internal(e)),

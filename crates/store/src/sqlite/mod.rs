@@ -4,8 +4,8 @@
 //! - **One writer thread** owns the only write connection. Write jobs arrive on a channel; the
 //!   thread takes every job waiting, runs each inside its own SAVEPOINT (a failing job rolls
 //!   back alone; a user create, update or delete, whose expected failures all come before its
-//!   first change, needs none: batch.rs), and commits the batch: group commit. A job's caller hears back only once the
-//!   batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL for every
+//!   first change, needs none: batch.rs), and commits the batch: group commit. A job's caller
+//!   hears back only once the batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL for every
 //!   batch committed since its last fsync while the writer already runs the next batch.
 //! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
 //!   the writer.
@@ -814,10 +814,7 @@ mod tests {
             "the WAL grew to {largest_wal} bytes while the database reached {DB_BYTES}"
         );
     }
-}
 
-#[cfg(test)]
-mod build_flags {
     /// The bundled SQLite is built with the flags of `.cargo/config.toml`: without them every
     /// connection's page cache shares one global mutex (see that file). A build that lost them
     /// (the file moved, `LIBSQLITE3_FLAGS` overridden) fails here rather than only slower.

@@ -46,3 +46,43 @@ pub(crate) fn bind_params(params: &[crate::sql_query::SqlParam]) -> Vec<Box<dyn 
         })
         .collect()
 }
+
+/// An UPDATE of one row that sets only the columns that changed, besides `last_modified` and
+/// `version`: SQLite rewrites the index entries of every column an UPDATE sets, changed or not,
+/// and each index page touched is a page written to the WAL.
+pub(crate) struct ChangedColumns {
+    columns: Vec<&'static str>,
+    values: Vec<Box<dyn rusqlite::ToSql>>,
+}
+
+impl ChangedColumns {
+    pub(crate) fn new() -> Self {
+        Self { columns: Vec::new(), values: Vec::new() }
+    }
+
+    /// Sets `columns` to `values` (as many of each).
+    pub(crate) fn set(&mut self, columns: &[&'static str], values: Vec<Box<dyn rusqlite::ToSql>>) {
+        debug_assert_eq!(columns.len(), values.len());
+        self.columns.extend_from_slice(columns);
+        self.values.extend(values);
+    }
+
+    /// `UPDATE table SET last_modified = now, version = version + 1, … WHERE pk = pk`.
+    pub(crate) fn execute(
+        self,
+        c: &rusqlite::Connection,
+        table: &str,
+        pk: i64,
+        now: Timestamp,
+    ) -> rusqlite::Result<usize> {
+        let mut sql = format!("UPDATE {table} SET last_modified = ?2, version = version + 1");
+        for (i, column) in self.columns.iter().enumerate() {
+            sql.push_str(&format!(", {column} = ?{}", i + 3));
+        }
+        sql.push_str(" WHERE pk = ?1");
+        let (pk, now) = (pk, ts(now));
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![&pk, &now];
+        params.extend(self.values.iter().map(|v| v.as_ref()));
+        c.prepare_cached(&sql)?.execute(params.as_slice())
+    }
+}

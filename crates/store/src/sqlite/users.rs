@@ -1,7 +1,9 @@
 //! Users: create, read, update under the writer's lock, delete, query.
 
 use super::internal;
-use super::rows::{bind_params, is_unique_violation, json_text, parse_json, parse_opt_ts, parse_ts, ts};
+use super::rows::{
+    ChangedColumns, bind_params, is_unique_violation, json_text, parse_json, parse_opt_ts, parse_ts, ts,
+};
 use crate::sql_query::{Compiler, SqlParam, Sqlite, user_column};
 use domain::limits::fold_key;
 use domain::ports::{NewActivation, StoreError, StoreResult, UserCounts, UserGuard, UserMutation};
@@ -245,65 +247,54 @@ pub(crate) fn update_user(c: &Connection, service: ServiceId, id: &str, mutation
 /// removed reasons are touched, so a concurrent group deletion's reason is never lost).
 pub(crate) fn save_user(c: &Connection, pk: i64, before: &User, after: &User) -> StoreResult<User> {
     let now = domain::now();
-    // Only the columns that changed are written: SQLite rewrites the index entries of every
-    // column an UPDATE sets, changed or not, and each index page touched is a page written to
-    // the WAL. Disabling a user then touches the row and the status index, not all six.
-    let mut sets: Vec<&str> = Vec::new();
-    let mut values: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(pk), Box::new(ts(now))];
-    let mut set = |columns: &'static [&'static str], new: Vec<Box<dyn rusqlite::ToSql>>| {
-        sets.extend_from_slice(columns);
-        values.extend(new);
-    };
+    // Only the columns that changed are written: disabling a user then touches the row and
+    // the status index, not all six indexes.
+    let mut changed = ChangedColumns::new();
     if after.user_name != before.user_name {
-        set(
+        changed.set(
             &["user_name", "user_name_key"],
             vec![Box::new(after.user_name.clone()), Box::new(fold_key(&after.user_name))],
         );
     }
     if after.external_id != before.external_id {
-        set(&["external_id"], vec![Box::new(after.external_id.clone())]);
+        changed.set(&["external_id"], vec![Box::new(after.external_id.clone())]);
     }
     if after.active != before.active {
-        set(&["active"], vec![Box::new(after.active)]);
+        changed.set(&["active"], vec![Box::new(after.active)]);
     }
     if after.status != before.status {
-        set(&["status"], vec![Box::new(after.status.as_str())]);
+        changed.set(&["status"], vec![Box::new(after.status.as_str())]);
     }
     if after.source != before.source {
-        set(&["source"], vec![Box::new(after.source.as_str())]);
+        changed.set(&["source"], vec![Box::new(after.source.as_str())]);
     }
     if after.activation_expires_at != before.activation_expires_at {
-        set(&["activation_expires_at"], vec![Box::new(after.activation_expires_at.map(ts))]);
+        changed.set(&["activation_expires_at"], vec![Box::new(after.activation_expires_at.map(ts))]);
     }
     let (p, q) = (&after.profile, &before.profile);
     if p.email != q.email {
-        set(&["email", "email_key"], vec![Box::new(p.email.clone()), Box::new(p.email.as_deref().map(fold_key))]);
+        changed
+            .set(&["email", "email_key"], vec![Box::new(p.email.clone()), Box::new(p.email.as_deref().map(fold_key))]);
     }
     if p.display_name != q.display_name {
-        set(
+        changed.set(
             &["display_name", "display_name_key"],
             vec![Box::new(p.display_name.clone()), Box::new(p.display_name.as_deref().map(fold_key))],
         );
     }
     if p.given_name != q.given_name {
-        set(&["given_name"], vec![Box::new(p.given_name.clone())]);
+        changed.set(&["given_name"], vec![Box::new(p.given_name.clone())]);
     }
     if p.family_name != q.family_name {
-        set(&["family_name"], vec![Box::new(p.family_name.clone())]);
+        changed.set(&["family_name"], vec![Box::new(p.family_name.clone())]);
     }
     if p.preferred_language != q.preferred_language {
-        set(&["preferred_language"], vec![Box::new(p.preferred_language.clone())]);
+        changed.set(&["preferred_language"], vec![Box::new(p.preferred_language.clone())]);
     }
     if after.attributes != before.attributes {
-        set(&["attributes"], vec![Box::new(json_text(&after.attributes))]);
+        changed.set(&["attributes"], vec![Box::new(json_text(&after.attributes))]);
     }
-    let mut sql = String::from("UPDATE users SET last_modified = ?2, version = version + 1");
-    for (i, column) in sets.iter().enumerate() {
-        sql.push_str(&format!(", {column} = ?{}", i + 3));
-    }
-    sql.push_str(" WHERE pk = ?1");
-    let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
-    let updated = c.prepare_cached(&sql).and_then(|mut st| st.execute(params.as_slice()));
+    let updated = changed.execute(c, "users", pk, now);
     match updated {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => return Err(login_taken(&after.user_name)),
