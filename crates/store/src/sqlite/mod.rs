@@ -331,7 +331,6 @@ fn checkpoint_loop(
             tracing::warn!(error = %e, mode, "WAL checkpoint failed");
         })
     };
-    lower_priority();
     while alive.upgrade().is_some() {
         std::thread::sleep(policy.interval);
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
@@ -344,20 +343,6 @@ fn checkpoint_loop(
         {
             catch_up.store(true, Ordering::Relaxed);
         }
-    }
-}
-
-/// Raises the checkpoint thread's nice value (+10, about a tenth of a normal thread's CPU
-/// weight when the cores are busy). A checkpoint pass copies thousands of pages, a `pread` and
-/// a `pwrite` each, for 100 ms or more; at normal priority it took a core from the writer and
-/// the request workers, and every request in flight waited (stalls of all 16 requests in
-/// flight, seen in `scimd-bench --latency-log`). It still gets the cores whenever they are
-/// free, and should it fall behind, the WAL's truncation bound (`truncate_bytes`) holds.
-/// Linux keeps a nice value per thread; elsewhere, or if it fails, nothing changes.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::nice(10) {
-        tracing::debug!(error = %e, "cannot lower the checkpoint thread's priority");
     }
 }
 
