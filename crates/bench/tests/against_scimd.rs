@@ -62,7 +62,8 @@ fn start_server_sending_to(smtp_url: Option<&str>) -> Server {
     };
     let token = cli(&["token", "create", "--service", "default", "--description", "bench test"]).trim().to_owned();
     let mut child = Command::new(&scimd)
-        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit-per-token", "0", "--data-dir"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit-per-token", "0", "--sqlite-wal-reserve-mib", "0"])
+        .arg("--data-dir")
         .arg(&data)
         .args(smtp_url.map(|url| ["--smtp-url", url]).iter().flatten())
         .stdout(Stdio::piped())

@@ -32,7 +32,7 @@ pub const DEFAULT_SERVICE: &str = "default";
 impl Application {
     /// Opens the store, makes sure a first service exists, binds the listener.
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
-        let store = store::open(&args.storage.store_options()).await.map_err(anyhow::Error::msg)?;
+        let store = store::open(&args.store_options()).await.map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(args.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;

@@ -20,6 +20,9 @@ pub struct StoreOptions {
     pub data_dir: std::path::PathBuf,
     /// SQLite `synchronous`: `full` (fsync every commit; the default) or `normal`.
     pub sqlite_synchronous: String,
+    /// SQLite: bytes of WAL file the writer allocates ahead while idle (0: none). Only
+    /// `scimd serve` asks for it; a CLI command exits before it would help.
+    pub sqlite_wal_reserve_bytes: u64,
     pub postgres: postgres::PgOptions,
 }
 
@@ -43,7 +46,8 @@ pub async fn open(options: &StoreOptions) -> Result<Arc<dyn Store>, String> {
 }
 
 async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<Arc<dyn Store>, String> {
-    let store = sqlite::SqliteStore::open(path, &options.sqlite_synchronous)
-        .map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
+    let store =
+        sqlite::SqliteStore::open_reserving(path, &options.sqlite_synchronous, options.sqlite_wal_reserve_bytes)
+            .map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
     Ok(Arc::new(store))
 }

@@ -322,6 +322,9 @@ fn clear_scimd_env(cmd: &mut Command) {
             cmd.env_remove(k);
         }
     }
+    // No WAL reserve: each of the many test servers would zero-fill and sync 128 MiB. The
+    // reserve has its own tests (store crate; the crash tests run with a small one).
+    cmd.env("SCIMD_SQLITE_WAL_RESERVE_MIB", "0");
 }
 
 impl Server {

@@ -46,6 +46,9 @@ async fn start_scimd() -> Server {
         }
     }
     cmd.env("RUST_LOG", "info,tower_http=warn");
+    // No WAL reserve: each of the many test servers would zero-fill and sync 128 MiB. The
+    // reserve has its own tests (store crate; the crash tests run with a small one).
+    cmd.env("SCIMD_SQLITE_WAL_RESERVE_MIB", "0");
     cmd.stdout(Stdio::piped()).stderr(Stdio::from(log)).stdin(Stdio::null()).kill_on_drop(true);
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

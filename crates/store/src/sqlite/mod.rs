@@ -19,6 +19,7 @@ mod outbox;
 mod rows;
 mod services;
 mod users;
+mod wal_reserve;
 
 use batch::{Completion, Guard, Job};
 use domain::ports::{StoreError, StoreResult};
@@ -102,10 +103,24 @@ pub(crate) fn internal(e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Opens the database file (creating it), applies migrations, starts the writer thread.
     pub fn open(path: &Path, synchronous: &str) -> Result<Self, String> {
-        Self::open_with_policy(path, synchronous, WalPolicy::default())
+        Self::open_reserving(path, synchronous, 0)
     }
 
-    fn open_with_policy(path: &Path, synchronous: &str, policy: WalPolicy) -> Result<Self, String> {
+    /// As [`SqliteStore::open`], and the writer extends the WAL file to `wal_reserve_bytes`
+    /// while it is idle (wal_reserve.rs). For a server; a short CLI command has no use for it.
+    pub fn open_reserving(path: &Path, synchronous: &str, wal_reserve_bytes: u64) -> Result<Self, String> {
+        let mut policy = WalPolicy::default();
+        // A reserved WAL file is that large with nothing in it: truncate only well past it.
+        policy.truncate_bytes = policy.truncate_bytes.max(wal_reserve_bytes.saturating_mul(2));
+        Self::open_with_policy(path, synchronous, policy, wal_reserve_bytes)
+    }
+
+    fn open_with_policy(
+        path: &Path,
+        synchronous: &str,
+        policy: WalPolicy,
+        wal_reserve_bytes: u64,
+    ) -> Result<Self, String> {
         let synchronous = match synchronous.to_ascii_lowercase().as_str() {
             "full" => "FULL",
             "normal" => "NORMAL",
@@ -135,7 +150,7 @@ impl SqliteStore {
         let checkpointer = Connection::open(path).map_err(|e| e.to_string())?;
         configure(&checkpointer, synchronous).map_err(|e| e.to_string())?;
         let watch = Arc::downgrade(&alive);
-        let catch_up = Arc::new(AtomicBool::new(false));
+        let signals = Arc::new(WriterSignals::default());
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
         let wal = std::path::PathBuf::from(wal);
@@ -143,8 +158,8 @@ impl SqliteStore {
             .name("sqlite-checkpoint".into())
             .spawn({
                 let wal = wal.clone();
-                let catch_up = catch_up.clone();
-                move || checkpoint_loop(checkpointer, wal, watch, &catch_up, policy)
+                let signals = signals.clone();
+                move || checkpoint_loop(checkpointer, wal, watch, &signals, policy)
             })
             .map_err(|e| e.to_string())?;
 
@@ -164,10 +179,11 @@ impl SqliteStore {
         } else {
             None
         };
+        let reserve = wal_reserve::WalReserve::open(&wal, wal_reserve_bytes);
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, syncer, &catch_up))
+            .spawn(move || writer_loop(conn, rx, syncer, &signals, reserve))
             .map_err(|e| e.to_string())?;
         Ok(Self { writer: tx, readers, outbox_listener: Mutex::new(None), _alive: alive })
     }
@@ -322,7 +338,7 @@ fn checkpoint_loop(
     conn: Connection,
     wal: std::path::PathBuf,
     alive: std::sync::Weak<()>,
-    catch_up: &AtomicBool,
+    signals: &WriterSignals,
     policy: WalPolicy,
 ) {
     // Columns: busy, frames in the WAL, frames copied.
@@ -335,22 +351,38 @@ fn checkpoint_loop(
         std::thread::sleep(policy.interval);
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         if size >= policy.truncate_bytes {
-            let _ = checkpoint("TRUNCATE");
+            if checkpoint("TRUNCATE").is_ok() {
+                signals.wal_truncated.store(true, Ordering::Relaxed);
+            }
         } else if size >= policy.checkpoint_bytes
             && let Ok(frames) = checkpoint("PASSIVE")
             && frames >= policy.restart_frames
             && checkpoint("PASSIVE").is_ok()
         {
-            catch_up.store(true, Ordering::Relaxed);
+            signals.catch_up.store(true, Ordering::Relaxed);
         }
     }
 }
+
+/// What the checkpoint thread tells the writer thread.
+#[derive(Default)]
+struct WriterSignals {
+    /// Copy the last frames between two batches, so that the next transaction restarts the WAL.
+    catch_up: AtomicBool,
+    /// The WAL file was truncated: its reserved space is gone.
+    wal_truncated: AtomicBool,
+}
+
+/// How long the writer must have had nothing to do before it extends the WAL's reserve: a
+/// pause between requests, not the gap between two batches of a busy moment.
+const RESERVE_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_millis(5);
 
 fn writer_loop(
     conn: Connection,
     rx: mpsc::Receiver<Job>,
     syncer: Option<mpsc::Sender<Vec<Completion>>>,
-    catch_up: &AtomicBool,
+    signals: &WriterSignals,
+    mut reserve: Option<wal_reserve::WalReserve>,
 ) {
     // Answers the callers of a committed batch: at once, or after the syncer's fsync.
     let acknowledge = |completions: Vec<Completion>| match &syncer {
@@ -362,7 +394,26 @@ fn writer_loop(
             }
         }
     };
-    while let Ok(first) = rx.recv() {
+    loop {
+        if let Some(reserve) = reserve.as_mut()
+            && signals.wal_truncated.swap(false, Ordering::Relaxed)
+        {
+            reserve.lost();
+        }
+        let first = match reserve.as_mut().filter(|r| r.wanted()) {
+            Some(reserve) => match rx.recv_timeout(RESERVE_WHEN_IDLE_FOR) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    reserve.extend(&conn);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -370,7 +421,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        if catch_up.swap(false, Ordering::Relaxed) {
+        if signals.catch_up.swap(false, Ordering::Relaxed) {
             // Between transactions nothing is appended while it copies, so it copies every
             // frame no reader still needs, and the next transaction restarts the WAL.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -759,7 +810,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("t.db");
         let wal = dir.path().join("t.db-wal");
-        let store = Arc::new(SqliteStore::open_with_policy(&db, "full", policy).expect("open"));
+        let store = Arc::new(SqliteStore::open_with_policy(&db, "full", policy, 0).expect("open"));
         let service = store.create_service("s", ServiceParams::default()).await.expect("service").id;
         // Large users (two overflow pages each) fill the database in a few thousand creates.
         let padding = "x".repeat(7000);
@@ -798,6 +849,60 @@ mod tests {
             largest_wal < DB_BYTES / 2,
             "the WAL grew to {largest_wal} bytes while the database reached {DB_BYTES}"
         );
+    }
+
+    /// The writer fills the WAL file with zeros up to its reserve while idle; SQLite then
+    /// writes its frames over them, and zeros past the last frame are never taken for frames:
+    /// the database and WAL files as a crash leaves them (copied while the store runs, without
+    /// the shared-memory index) recover every committed user.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reserved_wal_is_overwritten_and_recovers_every_commit() {
+        const RESERVE: u64 = 4 << 20;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db, wal) = (dir.path().join("t.db"), dir.path().join("t.db-wal"));
+        let store = Arc::new(SqliteStore::open_reserving(&db, "full", RESERVE).expect("open"));
+        let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while wal_len() < RESERVE {
+            assert!(std::time::Instant::now() < deadline, "the WAL reached {} of {RESERVE} bytes", wal_len());
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(wal_len(), RESERVE, "the reserve is filled exactly");
+
+        let service = store.create_service("s", ServiceParams::default()).await.expect("service").id;
+        for chunk in 0..8 {
+            let creates: Vec<_> = (0..16)
+                .map(|i| {
+                    let store = Arc::clone(&store);
+                    tokio::spawn(async move {
+                        let user = NewUser {
+                            id: domain::new_resource_id(),
+                            service,
+                            user_name: format!("user{chunk}-{i}"),
+                            external_id: None,
+                            active: true,
+                            source: ProvisioningSource::Scim,
+                            profile: Profile::default(),
+                            attributes: serde_json::json!({}),
+                        };
+                        store.create_user(user, UserStatus::NotActivated, None).await.expect("create");
+                    })
+                })
+                .collect();
+            for create in creates {
+                create.await.expect("task");
+            }
+        }
+        assert_eq!(wal_len(), RESERVE, "SQLite wrote inside the reserved file instead of appending");
+
+        let copy = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(&db, copy.path().join("c.db")).expect("copy db");
+        std::fs::copy(&wal, copy.path().join("c.db-wal")).expect("copy wal");
+        let recovered = rusqlite::Connection::open(copy.path().join("c.db")).expect("open copy");
+        let check: String = recovered.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+        assert_eq!(check, "ok");
+        let users: i64 = recovered.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).expect("count");
+        assert_eq!(users, 128);
     }
 
     /// The bundled SQLite is built with the flags of `.cargo/config.toml`: without them every

@@ -439,6 +439,9 @@ fn clear_env(cmd: &mut Command) {
         }
     }
     cmd.env("RUST_LOG", "info,tower_http=warn");
+    // No WAL reserve: each of the many test servers would zero-fill and sync 128 MiB. The
+    // reserve has its own tests (store crate; the crash tests run with a small one).
+    cmd.env("SCIMD_SQLITE_WAL_RESERVE_MIB", "0");
 }
 
 pub async fn send(req: reqwest::RequestBuilder) -> Resp {
