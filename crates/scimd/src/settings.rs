@@ -53,7 +53,7 @@ pub struct ServeArgs {
     pub storage: StorageArgs,
     /// SQLite: MiB of WAL file allocated ahead (zero-filled while the server is idle), so that
     /// commits overwrite blocks instead of growing the file, which costs each fsync more.
-    /// 0: none (the WAL grows as written). The WAL file is deleted when the server stops.
+    /// 0: none (the WAL grows as written).
     #[arg(long, env = "SCIMD_SQLITE_WAL_RESERVE_MIB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(0..=4096))]
     pub sqlite_wal_reserve_mib: u64,
     /// SMTP server for activation emails: `smtp://host:port`, `smtps://user:pass@host:465`,
