@@ -236,6 +236,14 @@ pub trait Store: Send + Sync + 'static {
     // --- health ----------------------------------------------------------------------------
     /// Cheap round trip to the database (readiness).
     async fn ping(&self) -> StoreResult<()>;
+
+    // --- shutdown --------------------------------------------------------------------------
+    /// Called once at a clean stop, after the last write. An embedded store makes its files
+    /// self-contained here (SQLite: copies the WAL into the database file and empties it), so
+    /// that the database file alone holds every change. A server needs nothing.
+    async fn close(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Users per status, for dashboards.

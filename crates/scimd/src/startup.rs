@@ -75,6 +75,7 @@ impl Application {
     /// requests finish, for at most the shutdown timeout.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let audit = self.state.audit.clone();
+        let store = Arc::clone(&self.state.store);
         let outbox = self.outbox.start();
         // Connect info: the activation page rate-limits per client address.
         let service = self.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -114,6 +115,10 @@ impl Application {
         }
         served?;
         audit.flush().await;
+        // After the last write: SQLite's database file then holds everything (docs/operations.md).
+        if let Err(e) = store.close().await {
+            tracing::warn!(error = %e, "closing the store failed; the next start recovers from the WAL");
+        }
         tracing::info!("scimd stopped");
         Ok(())
     }

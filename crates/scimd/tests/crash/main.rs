@@ -4,7 +4,8 @@
 //!   restart every write answered 2xx is there and nothing is half-applied (checked over HTTP
 //!   and directly in the database);
 //! - `sigterm`: SIGTERM finishes in-flight requests, refuses new connections, exits 0 within a
-//!   bound and leaves no outbox email claimed.
+//!   bound and leaves no outbox email claimed; SQLite's database file alone then holds every
+//!   change (also after a CLI command).
 //!
 //! PostgreSQL variants need `TEST_DATABASE_URL` (skipped only with SCIMD_TEST_SKIP_POSTGRES=1).
 

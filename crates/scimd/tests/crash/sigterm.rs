@@ -1,6 +1,7 @@
 //! Graceful shutdown: SIGTERM while requests are in flight. The in-flight requests complete
 //! with 2xx, new connections are refused, the process exits 0 within a bound, and the outbox
 //! worker leaves no email claimed (another process, or the next start, takes them at once).
+//! After a clean stop, or a CLI command, SQLite's database file alone holds every change.
 
 use crate::integrity;
 use crate::proc::{Backend, Node, Running};
@@ -209,4 +210,51 @@ async fn sigterm_exits_within_the_grace_period_despite_a_stuck_client() {
     let took = signalled.elapsed();
     assert!(took < Duration::from_secs(5), "shutdown took {took:?} with a 1 s grace period");
     assert!(log.contains("scimd stopped"), "{log}");
+}
+
+/// The database file of a stopped node, copied alone (without `-wal` or `-shm`), as an
+/// operator moving `scimd.db` would; and the WAL's size left beside the original.
+fn copy_database_file_alone(node: &Node) -> (tempfile::TempDir, rusqlite::Connection, u64) {
+    let wal = node.data_dir().join("scimd.db-wal");
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    let copy = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(node.data_dir().join("scimd.db"), copy.path().join("scimd.db")).expect("copy the database file");
+    let db = rusqlite::Connection::open(copy.path().join("scimd.db")).expect("open the copy");
+    (copy, db, wal_len)
+}
+
+/// After a clean stop `scimd.db` alone holds every change: the server copies its WAL into the
+/// database file before it exits (an operator who moves or copies the file without its `-wal`
+/// loses nothing). A copy of the file alone, opened by SQLite, has the user created last.
+#[tokio::test]
+async fn after_sigterm_the_sqlite_database_file_alone_holds_every_change() {
+    let Some(mut node) = Node::new(Backend::Sqlite, &[]).await else { return };
+    let mut srv = node.start().await;
+    let c = reqwest::Client::new();
+    post(&c, &srv, &node.token.clone(), "/Users", &user("last@term.example")).await;
+    srv.signal("TERM").await;
+    let status = srv.wait_exit(Duration::from_secs(15)).await;
+    let log = node.log();
+    assert!(status.is_some_and(|s| s.success()), "exit {status:?}; log:\n{log}");
+
+    let (_copy, db, wal_len) = copy_database_file_alone(&node);
+    assert_eq!(wal_len, 0, "the WAL still holds {wal_len} bytes after a clean stop; log:\n{log}");
+    let found: i64 = db
+        .query_row("SELECT count(*) FROM users WHERE user_name = 'last@term.example'", [], |r| r.get(0))
+        .expect("query the copy");
+    assert_eq!(found, 1, "the copied database file lacks the last user");
+}
+
+/// The same for a CLI command run while no server is: its change is in `scimd.db` when it exits.
+#[tokio::test]
+async fn after_a_cli_command_the_sqlite_database_file_alone_holds_its_change() {
+    let Some(node) = Node::new(Backend::Sqlite, &[]).await else { return };
+    let (ok, _, err) = node.cli(&["service", "create", "copied"]).await;
+    assert!(ok, "service create failed: {err}");
+
+    let (_copy, db, wal_len) = copy_database_file_alone(&node);
+    assert_eq!(wal_len, 0, "the WAL still holds {wal_len} bytes after the command");
+    let found: i64 =
+        db.query_row("SELECT count(*) FROM services WHERE name = 'copied'", [], |r| r.get(0)).expect("query the copy");
+    assert_eq!(found, 1, "the copied database file lacks the service the command created");
 }

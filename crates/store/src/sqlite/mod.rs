@@ -40,12 +40,51 @@ const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
 pub struct SqliteStore {
+    /// The database file, for the final checkpoint of [`domain::ports::Store::close`].
+    path: std::path::PathBuf,
     writer: mpsc::SyncSender<Job>,
     readers: Arc<ReadPool>,
     /// Told after a commit that queued outbox messages (see `Store::set_outbox_listener`).
     outbox_listener: Mutex<Option<domain::ports::OutboxListener>>,
     /// The checkpoint thread runs while this lives.
     _alive: Arc<()>,
+    /// `close` emptied the WAL already; dropping the store need not.
+    closed: Arc<AtomicBool>,
+}
+
+/// A CLI command drops its store when it is done (a server calls `close`, as its store lives
+/// until the process exits): the database file is then self-contained as well. Without waiting:
+/// should a server be using the database, the WAL is its to empty, and a `TRUNCATE` waiting for
+/// its readers would hold its writers back meanwhile.
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::Relaxed)
+            && let Err(e) = empty_the_wal(&self.path, std::time::Duration::ZERO)
+        {
+            tracing::debug!(error = %e, "emptying the WAL when the store was dropped failed");
+        }
+    }
+}
+
+/// Copies every WAL frame into the database file and truncates the WAL to nothing, so that the
+/// database file alone holds every change. `TRUNCATE` waits for the writer's batch and for
+/// readers, up to `wait`. SQLite does this itself when its last connection closes, but a
+/// process that exits with its connections open (every scimd process: the store lives on its
+/// threads) would leave the WAL, and with it the latest changes, beside the file.
+fn empty_the_wal(path: &Path, wait: std::time::Duration) -> StoreResult<()> {
+    let conn = Connection::open(path).map_err(internal)?;
+    conn.busy_timeout(wait).map_err(internal)?;
+    let (busy, frames, copied) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
+        .map_err(internal)?;
+    if busy != 0 {
+        return Err(StoreError::Unavailable(format!(
+            "the final checkpoint could not finish ({copied} of {frames} WAL frames copied); the WAL keeps the rest"
+        )));
+    }
+    Ok(())
 }
 
 struct ReadPool {
@@ -185,7 +224,14 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx, syncer, &signals, reserve))
             .map_err(|e| e.to_string())?;
-        Ok(Self { writer: tx, readers, outbox_listener: Mutex::new(None), _alive: alive })
+        Ok(Self {
+            path: path.to_owned(),
+            writer: tx,
+            readers,
+            outbox_listener: Mutex::new(None),
+            _alive: alive,
+            closed: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// Runs `f` on the writer connection inside its own savepoint and resolves once the batch
@@ -783,6 +829,17 @@ impl domain::ports::Store for SqliteStore {
     }
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
+    }
+    /// See [`empty_the_wal`].
+    async fn close(&self) -> StoreResult<()> {
+        let (path, closed) = (self.path.clone(), Arc::clone(&self.closed));
+        tokio::task::spawn_blocking(move || {
+            closed.store(true, Ordering::Relaxed);
+            // Requests are over; only another process (a CLI command) could hold it up.
+            empty_the_wal(&path, std::time::Duration::from_secs(2))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?
     }
 }
 
