@@ -49,7 +49,7 @@ pub struct SqliteStore {
     /// The checkpoint thread runs while this lives.
     _alive: Arc<()>,
     /// `close` emptied the WAL already; dropping the store need not.
-    closed: Arc<AtomicBool>,
+    signals: Arc<WriterSignals>,
 }
 
 /// A CLI command drops its store when it is done (a server calls `close`, as its store lives
@@ -58,7 +58,7 @@ pub struct SqliteStore {
 /// its readers would hold its writers back meanwhile.
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        if !self.closed.load(Ordering::Relaxed)
+        if !self.signals.closed.load(Ordering::SeqCst)
             && let Err(e) = empty_the_wal(&self.path, std::time::Duration::ZERO)
         {
             tracing::debug!(error = %e, "emptying the WAL when the store was dropped failed");
@@ -222,7 +222,10 @@ impl SqliteStore {
         let (tx, rx) = mpsc::sync_channel::<Job>(4096);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, syncer, &signals, reserve))
+            .spawn({
+                let signals = Arc::clone(&signals);
+                move || writer_loop(conn, rx, syncer, &signals, reserve)
+            })
             .map_err(|e| e.to_string())?;
         Ok(Self {
             path: path.to_owned(),
@@ -230,7 +233,7 @@ impl SqliteStore {
             readers,
             outbox_listener: Mutex::new(None),
             _alive: alive,
-            closed: Arc::new(AtomicBool::new(false)),
+            signals,
         })
     }
 
@@ -410,13 +413,15 @@ fn checkpoint_loop(
     }
 }
 
-/// What the checkpoint thread tells the writer thread.
+/// What the checkpoint thread and `close` tell the writer thread.
 #[derive(Default)]
 struct WriterSignals {
     /// Copy the last frames between two batches, so that the next transaction restarts the WAL.
     catch_up: AtomicBool,
     /// The WAL file was truncated: its reserved space is gone.
     wal_truncated: AtomicBool,
+    /// The store was closed (its WAL emptied into the database file): reserve no more space.
+    closed: AtomicBool,
 }
 
 /// How long the writer must have had nothing to do before it extends the WAL's reserve: a
@@ -446,11 +451,11 @@ fn writer_loop(
         {
             reserve.lost();
         }
-        let first = match reserve.as_mut().filter(|r| r.wanted()) {
+        let first = match reserve.as_mut().filter(|r| r.wanted() && !signals.closed.load(Ordering::SeqCst)) {
             Some(reserve) => match rx.recv_timeout(RESERVE_WHEN_IDLE_FOR) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    reserve.extend(&conn);
+                    reserve.extend(&conn, &signals.closed);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -832,9 +837,10 @@ impl domain::ports::Store for SqliteStore {
     }
     /// See [`empty_the_wal`].
     async fn close(&self) -> StoreResult<()> {
-        let (path, closed) = (self.path.clone(), Arc::clone(&self.closed));
+        let (path, signals) = (self.path.clone(), Arc::clone(&self.signals));
         tokio::task::spawn_blocking(move || {
-            closed.store(true, Ordering::Relaxed);
+            // Before the checkpoint: the writer checks it under the write lock (wal_reserve.rs).
+            signals.closed.store(true, Ordering::SeqCst);
             // Requests are over; only another process (a CLI command) could hold it up.
             empty_the_wal(&path, std::time::Duration::from_secs(2))
         })
@@ -960,6 +966,29 @@ mod tests {
         assert_eq!(check, "ok");
         let users: i64 = recovered.query_row("SELECT count(*) FROM users", [], |r| r.get(0)).expect("count");
         assert_eq!(users, 128);
+    }
+
+    /// `close` empties the WAL into the database file, and the writer, though it was still
+    /// filling the WAL's reserve, writes no more zeros after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn close_while_the_reserve_is_filling_leaves_an_empty_wal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db, wal) = (dir.path().join("t.db"), dir.path().join("t.db-wal"));
+        let store = SqliteStore::open_reserving(&db, "full", 256 << 20).expect("open");
+        store.create_service("s", ServiceParams::default()).await.expect("service");
+        let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while wal_len() < 2 << 20 {
+            assert!(std::time::Instant::now() < deadline, "the reserve did not start filling");
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        store.close().await.expect("close");
+        // Idle long enough for the writer to have filled several more chunks.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(wal_len(), 0, "the WAL holds bytes after close");
+        let copy = rusqlite::Connection::open(&db).expect("open");
+        let services: i64 = copy.query_row("SELECT count(*) FROM services", [], |r| r.get(0)).expect("count");
+        assert_eq!(services, 1);
     }
 
     /// The bundled SQLite is built with the flags of `.cargo/config.toml`: without them every

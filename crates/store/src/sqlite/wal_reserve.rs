@@ -18,6 +18,7 @@
 use rusqlite::Connection;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Zeros written per step: about 1–10 ms of disk time here, the longest a job arriving during a
 /// step waits.
@@ -59,10 +60,17 @@ impl WalReserve {
 
     /// Extends the WAL file by one chunk. Called on the writer thread between transactions,
     /// inside `BEGIN IMMEDIATE`: SQLite's write lock keeps every connection, of this process or
-    /// another (a CLI command), from appending a frame where the zeros go.
-    pub(super) fn extend(&mut self, conn: &Connection) {
+    /// another (a CLI command), from appending a frame where the zeros go. `closed` is read
+    /// under that lock: the store's close sets it before its final checkpoint, which needs the
+    /// lock too, so no zeros land in the WAL that checkpoint emptied.
+    pub(super) fn extend(&mut self, conn: &Connection, closed: &AtomicBool) {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::debug!(error = %e, "WAL reserve: the write lock is busy; trying later");
+            return;
+        }
+        if closed.load(Ordering::SeqCst) {
+            self.complete = true;
+            let _ = conn.execute_batch("COMMIT");
             return;
         }
         let step = self.extend_locked();
