@@ -48,7 +48,7 @@ pub struct SqliteStore {
     outbox_listener: Mutex<Option<domain::ports::OutboxListener>>,
     /// The checkpoint thread runs while this lives.
     _alive: Arc<()>,
-    /// `close` emptied the WAL already; dropping the store need not.
+    /// Shared with the writer; `closed` also tells `Drop` that `close` emptied the WAL already.
     signals: Arc<WriterSignals>,
 }
 
@@ -451,7 +451,7 @@ fn writer_loop(
         {
             reserve.lost();
         }
-        let first = match reserve.as_mut().filter(|r| r.wanted() && !signals.closed.load(Ordering::SeqCst)) {
+        let first = match reserve.as_mut().filter(|r| r.wanted()) {
             Some(reserve) => match rx.recv_timeout(RESERVE_WHEN_IDLE_FOR) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -857,6 +857,19 @@ mod tests {
     use domain::user::{NewUser, Profile, ProvisioningSource, UserStatus};
     use std::sync::Arc;
 
+    fn scim_user(service: domain::service::ServiceId, user_name: String, attributes: serde_json::Value) -> NewUser {
+        NewUser {
+            id: domain::new_resource_id(),
+            service,
+            user_name,
+            external_id: None,
+            active: true,
+            source: ProvisioningSource::Scim,
+            profile: Profile::default(),
+            attributes,
+        }
+    }
+
     /// Under writes without a pause the checkpoint thread alone never copies the last frame, so
     /// SQLite would never restart the WAL: it would grow with everything written. The writer's
     /// catch-up keeps it near `restart_frames` pages.
@@ -886,16 +899,7 @@ mod tests {
                     let (store, login) = (Arc::clone(&store), format!("user{n}"));
                     let attributes = serde_json::json!({ "padding": padding });
                     tokio::spawn(async move {
-                        let user = NewUser {
-                            id: domain::new_resource_id(),
-                            service,
-                            user_name: login,
-                            external_id: None,
-                            active: true,
-                            source: ProvisioningSource::Scim,
-                            profile: Profile::default(),
-                            attributes,
-                        };
+                        let user = scim_user(service, login, attributes);
                         store.create_user(user, UserStatus::NotActivated, None).await.expect("create");
                     })
                 })
@@ -938,16 +942,7 @@ mod tests {
                 .map(|i| {
                     let store = Arc::clone(&store);
                     tokio::spawn(async move {
-                        let user = NewUser {
-                            id: domain::new_resource_id(),
-                            service,
-                            user_name: format!("user{chunk}-{i}"),
-                            external_id: None,
-                            active: true,
-                            source: ProvisioningSource::Scim,
-                            profile: Profile::default(),
-                            attributes: serde_json::json!({}),
-                        };
+                        let user = scim_user(service, format!("user{chunk}-{i}"), serde_json::json!({}));
                         store.create_user(user, UserStatus::NotActivated, None).await.expect("create");
                     })
                 })

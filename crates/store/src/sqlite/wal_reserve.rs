@@ -29,7 +29,6 @@ pub(super) struct WalReserve {
     target_bytes: u64,
     /// The WAL file reached the reserve (until a checkpoint truncates it: [`Self::lost`]).
     complete: bool,
-    zeros: Vec<u8>,
 }
 
 impl WalReserve {
@@ -40,7 +39,7 @@ impl WalReserve {
             return None;
         }
         match std::fs::OpenOptions::new().write(true).open(wal) {
-            Ok(file) => Some(Self { wal: file, target_bytes, complete: false, zeros: Vec::new() }),
+            Ok(file) => Some(Self { wal: file, target_bytes, complete: false }),
             Err(e) => {
                 tracing::warn!(error = %e, wal = %wal.display(), "cannot open the WAL to reserve its space");
                 None
@@ -101,10 +100,8 @@ impl WalReserve {
         }
         // At most a chunk; `as usize` cannot truncate: the value is at most CHUNK_BYTES.
         let step = (self.target_bytes - len).min(CHUNK_BYTES as u64) as usize;
-        if self.zeros.len() < step {
-            self.zeros = vec![0; CHUNK_BYTES];
-        }
-        self.wal.write_all_at(&self.zeros[..step], len)?;
+        // A fresh zeroed buffer per step: the allocator maps zero pages; nothing to keep around.
+        self.wal.write_all_at(&vec![0; step], len)?;
         self.wal.sync_data()?;
         Ok(len + step as u64 >= self.target_bytes)
     }
