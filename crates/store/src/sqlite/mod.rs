@@ -99,10 +99,12 @@ const CACHE_KIB: i64 = 8_000;
 /// Page cache of the writer, in KiB. Only other connections' commits empty a cache, and a
 /// running server's commits are all the writer's own (a CLI command's aside): its cache keeps
 /// the indexes' hot pages from batch to batch.
+///
 /// At 1,000,000 users a create updates five indexes on random keys; 32 MiB instead of 8 made
-/// creates 12 % and lookups 16 % faster there, for about 30 MiB more resident memory. The price
-/// grows with the size: a commit after a B-tree split that swapped page numbers scans the whole
-/// cache's hash (docs/performance-log.md, 2026-12-07).
+/// creates 12 % and lookups 16 % faster there in three alternating scale runs, for about 30 MiB
+/// more resident memory. The price grows with the size: until the database passes 1 GiB, a
+/// commit after a B-tree split that swapped page numbers scans the whole cache's hash
+/// (docs/performance-log.md, 2026-12-07).
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
 fn configure(conn: &Connection, synchronous: &str, cache_kib: i64) -> rusqlite::Result<()> {
