@@ -8,7 +8,8 @@
 //!   hears back only once the batch is durable: with `synchronous=FULL` a **syncer thread** fsyncs the WAL for every
 //!   batch committed since its last fsync while the writer already runs the next batch.
 //! - **Readers** use a small pool of read-only connections; in WAL mode they never wait for
-//!   the writer.
+//!   the writer. A reader keeps its snapshot from one read to the next until the writer
+//!   commits (readers.rs).
 
 mod activation;
 mod admin;
@@ -16,6 +17,7 @@ mod batch;
 mod groups;
 mod log;
 mod outbox;
+mod readers;
 mod rows;
 mod services;
 mod users;
@@ -23,6 +25,7 @@ mod wal_reserve;
 
 use batch::{Completion, Guard, Job};
 use domain::ports::{StoreError, StoreResult};
+use readers::ReadPool;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,9 +61,12 @@ pub struct SqliteStore {
 /// its readers would hold its writers back meanwhile.
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        if !self.signals.closed.load(Ordering::SeqCst)
-            && let Err(e) = empty_the_wal(&self.path, std::time::Duration::ZERO)
-        {
+        if self.signals.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        // This store's own readers' snapshots would make the checkpoint busy.
+        self.readers.pause_reuse();
+        if let Err(e) = empty_the_wal(&self.path, std::time::Duration::ZERO) {
             tracing::debug!(error = %e, "emptying the WAL when the store was dropped failed");
         }
     }
@@ -85,11 +91,6 @@ fn empty_the_wal(path: &Path, wait: std::time::Duration) -> StoreResult<()> {
         )));
     }
     Ok(())
-}
-
-struct ReadPool {
-    idle: Mutex<Vec<Connection>>,
-    permits: tokio::sync::Semaphore,
 }
 
 /// Page cache of each reader and of the checkpoint connection, in KiB. SQLite empties a
@@ -195,7 +196,7 @@ impl SqliteStore {
             configure(&r, synchronous, CACHE_KIB).map_err(|e| e.to_string())?;
             idle.push(r);
         }
-        let readers = Arc::new(ReadPool { idle: Mutex::new(idle), permits: tokio::sync::Semaphore::new(READERS) });
+        let readers = Arc::new(ReadPool::new(idle));
 
         // Checkpoints run on their own thread and connection (PASSIVE: they never block the
         // writer), so the writer's commits never pay for copying the WAL into the database.
@@ -213,7 +214,8 @@ impl SqliteStore {
             .spawn({
                 let wal = wal.clone();
                 let signals = signals.clone();
-                move || checkpoint_loop(checkpointer, wal, watch, &signals, policy)
+                let readers = Arc::clone(&readers);
+                move || checkpoint_loop(checkpointer, wal, watch, &signals, &readers, policy)
             })
             .map_err(|e| e.to_string())?;
 
@@ -239,7 +241,8 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn({
                 let signals = Arc::clone(&signals);
-                move || writer_loop(conn, rx, syncer, &signals, reserve)
+                let readers = Arc::clone(&readers);
+                move || writer_loop(conn, rx, syncer, &signals, &readers, reserve)
             })
             .map_err(|e| e.to_string())?;
         Ok(Self {
@@ -306,10 +309,10 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let permit = self.readers.permits.acquire().await.map_err(|e| StoreError::Internal(e.to_string()))?;
-        let conn = self.take_reader()?;
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)))
+        let reader = self.readers.take()?;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(reader.connection())))
             .unwrap_or_else(|_| Err(StoreError::Internal("a read panicked".into())));
-        self.give_back(conn);
+        self.readers.give_back(reader);
         drop(permit);
         result
     }
@@ -322,31 +325,16 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let permit = self.readers.permits.acquire().await.map_err(|e| StoreError::Internal(e.to_string()))?;
-        let conn = self.take_reader()?;
-        let (conn, result) = tokio::task::spawn_blocking(move || {
-            let r = f(&conn);
-            (conn, r)
+        let reader = self.readers.take()?;
+        let (reader, result) = tokio::task::spawn_blocking(move || {
+            let r = f(reader.connection());
+            (reader, r)
         })
         .await
         .map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.give_back(conn);
+        self.readers.give_back(reader);
         drop(permit);
         result
-    }
-
-    fn take_reader(&self) -> StoreResult<Connection> {
-        self.readers
-            .idle
-            .lock()
-            .map_err(|_| StoreError::Internal("reader pool poisoned".into()))?
-            .pop()
-            .ok_or_else(|| StoreError::Internal("reader pool empty".into()))
-    }
-
-    fn give_back(&self, conn: Connection) {
-        if let Ok(mut idle) = self.readers.idle.lock() {
-            idle.push(conn);
-        }
     }
 }
 
@@ -403,6 +391,7 @@ fn checkpoint_loop(
     wal: std::path::PathBuf,
     alive: std::sync::Weak<()>,
     signals: &WriterSignals,
+    readers: &ReadPool,
     policy: WalPolicy,
 ) {
     // Columns: busy, frames in the WAL, frames copied.
@@ -413,17 +402,27 @@ fn checkpoint_loop(
     };
     while alive.upgrade().is_some() {
         std::thread::sleep(policy.interval);
+        // Idle readers' snapshots would hold back what this checkpoint may copy.
+        readers.release_idle(false);
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         if size >= policy.truncate_bytes {
+            readers.pause_reuse();
             if checkpoint("TRUNCATE").is_ok() {
                 signals.wal_truncated.store(true, Ordering::Relaxed);
             }
+            readers.resume_reuse();
         } else if size >= policy.checkpoint_bytes
             && let Ok(frames) = checkpoint("PASSIVE")
             && frames >= policy.restart_frames
-            && checkpoint("PASSIVE").is_ok()
         {
-            signals.catch_up.store(true, Ordering::Relaxed);
+            // No reader may keep a snapshot across the restart; the writer resumes the reuse
+            // once it has restarted the WAL.
+            readers.pause_reuse();
+            if checkpoint("PASSIVE").is_ok() {
+                signals.catch_up.store(true, Ordering::Relaxed);
+            } else {
+                readers.resume_reuse();
+            }
         }
     }
 }
@@ -448,6 +447,7 @@ fn writer_loop(
     rx: mpsc::Receiver<Job>,
     syncer: Option<mpsc::Sender<Vec<Completion>>>,
     signals: &WriterSignals,
+    readers: &ReadPool,
     mut reserve: Option<wal_reserve::WalReserve>,
 ) {
     // Answers the callers of a committed batch: at once, or after the syncer's fsync.
@@ -487,7 +487,8 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        if signals.catch_up.swap(false, Ordering::Relaxed) {
+        let catch_up = signals.catch_up.swap(false, Ordering::Relaxed);
+        if catch_up {
             // Between transactions nothing is appended while it copies, so it copies every
             // frame no reader still needs, and the next transaction restarts the WAL.
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -495,6 +496,11 @@ fn writer_loop(
             }
         }
         let committed = batch::run(&conn, batch);
+        // Before any caller hears of the batch: readers.rs.
+        readers.committed();
+        if catch_up {
+            readers.resume_reuse();
+        }
         if !committed.is_empty() {
             acknowledge(committed);
         }
@@ -853,6 +859,8 @@ impl domain::ports::Store for SqliteStore {
     /// See [`empty_the_wal`].
     async fn close(&self) -> StoreResult<()> {
         let (path, signals) = (self.path.clone(), Arc::clone(&self.signals));
+        // The readers' snapshots would hold the final checkpoint back.
+        self.readers.pause_reuse();
         tokio::task::spawn_blocking(move || {
             // Before the checkpoint: the writer checks it under the write lock (wal_reserve.rs).
             signals.closed.store(true, Ordering::SeqCst);
@@ -868,6 +876,7 @@ impl domain::ports::Store for SqliteStore {
 mod tests {
     use super::{SqliteStore, WalPolicy};
     use domain::ports::Store;
+    use domain::query::{Condition, PageRequest, Query};
     use domain::service::ServiceParams;
     use domain::user::{NewUser, Profile, ProvisioningSource, UserStatus};
     use std::sync::Arc;
@@ -890,6 +899,17 @@ mod tests {
     /// catch-up keeps it near `restart_frames` pages.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_continuous_writes() {
+        wal_stays_bounded(false).await;
+    }
+
+    /// The same with lookups running all along: the snapshots the readers keep between reads
+    /// (readers.rs) must not keep the WAL from restarting.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_continuous_writes_and_reads() {
+        wal_stays_bounded(true).await;
+    }
+
+    async fn wal_stays_bounded(with_reads: bool) {
         // Small thresholds, so that a few restarts happen in a short test.
         let policy = WalPolicy {
             interval: std::time::Duration::from_millis(20),
@@ -905,6 +925,23 @@ mod tests {
         let service = store.create_service("s", ServiceParams::default()).await.expect("service").id;
         // Large users (two overflow pages each) fill the database in a few thousand creates.
         let padding = "x".repeat(7000);
+        // Entra's lookups: one user by id, again and again.
+        let looked_up = scim_user(service, "looked-up".into(), serde_json::json!({}));
+        let looked_up = store.create_user(looked_up, UserStatus::NotActivated, None).await.expect("create").id;
+        let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let lookups: Vec<_> = (0..if with_reads { 2 } else { 0 })
+            .map(|_| {
+                let (store, writing, id) = (Arc::clone(&store), Arc::clone(&writing), looked_up.clone());
+                tokio::spawn(async move {
+                    let mut found = 0u64;
+                    while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                        found += u64::from(store.get_user(service, &id).await.expect("lookup").is_some());
+                        tokio::task::yield_now().await;
+                    }
+                    found
+                })
+            })
+            .collect();
         let mut largest_wal = 0;
         let mut n = 0u32;
         while std::fs::metadata(&db).map_or(0, |m| m.len()) < DB_BYTES {
@@ -925,12 +962,55 @@ mod tests {
             largest_wal = largest_wal.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
             assert!(n < 200_000, "the database never reached {DB_BYTES} bytes");
         }
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+        for lookup in lookups {
+            assert!(lookup.await.expect("lookups") > 0, "the lookups found nobody");
+        }
         // Every page reached the database file through the WAL: without restarts the WAL would
         // now be at least as large as the database.
         assert!(
             largest_wal < DB_BYTES / 2,
             "the WAL grew to {largest_wal} bytes while the database reached {DB_BYTES}"
         );
+    }
+
+    fn everyone() -> Query<domain::query::UserField> {
+        Query { condition: Condition::True, sort: None, page: None }
+    }
+
+    /// Readers keep their snapshot from read to read (readers.rs); a write's caller hears back
+    /// only once the next read would see it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_after_an_acknowledged_write_sees_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("t.db"), "full").expect("open");
+        let service = store.create_service("s", ServiceParams::default()).await.expect("service").id;
+        for n in 1..=50 {
+            let user = scim_user(service, format!("user{n}"), serde_json::json!({}));
+            let id = user.id.clone();
+            store.create_user(user, UserStatus::NotActivated, None).await.expect("create");
+            assert!(store.get_user(service, &id).await.expect("get").is_some(), "user{n} not found");
+            assert_eq!(store.query_users(service, &everyone()).await.expect("query").total, n);
+        }
+    }
+
+    /// Another process's commits (a CLI command's) are not counted by this store's writer; a
+    /// kept snapshot still shows them once it is `MAX_SNAPSHOT_AGE` old.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_process_commit_shows_within_the_snapshot_age() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("t.db");
+        let server = SqliteStore::open(&db, "full").expect("open");
+        let service = server.create_service("s", ServiceParams::default()).await.expect("service").id;
+        let cli = SqliteStore::open(&db, "full").expect("open again");
+        for n in 1..=5 {
+            // Opens a snapshot on the reader the next read takes again.
+            server.query_users(service, &everyone()).await.expect("query");
+            let user = scim_user(service, format!("user{n}"), serde_json::json!({}));
+            cli.create_user(user, UserStatus::NotActivated, None).await.expect("create");
+            tokio::time::sleep(super::readers::MAX_SNAPSHOT_AGE + std::time::Duration::from_millis(1)).await;
+            assert_eq!(server.query_users(service, &everyone()).await.expect("query").total, n);
+        }
     }
 
     /// The writer fills the WAL file with zeros up to its reserve while idle; SQLite then
