@@ -876,7 +876,7 @@ impl domain::ports::Store for SqliteStore {
 mod tests {
     use super::{SqliteStore, WalPolicy};
     use domain::ports::Store;
-    use domain::query::{Condition, PageRequest, Query};
+    use domain::query::{Condition, Query};
     use domain::service::ServiceParams;
     use domain::user::{NewUser, Profile, ProvisioningSource, UserStatus};
     use std::sync::Arc;
