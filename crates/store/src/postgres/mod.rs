@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
     (2, "admin", include_str!("../../migrations/postgres/0002_admin.sql")),
     (3, "log_time_index", include_str!("../../migrations/postgres/0003_log_time_index.sql")),
+    (4, "log_file", include_str!("../../migrations/postgres/0004_log_file.sql")),
 ];
 
 /// Serialises migrations of several processes starting at once.

@@ -1,4 +1,11 @@
-//! The provisioning log.
+//! The provisioning log, in a database file of its own beside the directory's.
+//!
+//! Every SCIM request adds a row, and the rows are committed every few hundred requests. In
+//! the directory's file each such commit emptied every reader's page cache and ended its
+//! kept snapshot (readers.rs), though no user or group had changed: lookups ran about 10 %
+//! slower than without a log (docs/performance-log.md, 2026-12-08). In a file of its own the
+//! log has its own writer thread, and the directory's readers keep their caches. The readers
+//! attach the log file (as `log_file`), so the log's queries read it by its table name.
 
 use super::internal;
 use super::rows::{parse_ts, ts};
@@ -6,6 +13,47 @@ use domain::audit::{LogEntry, LogQuery, StoredLogEntry};
 use domain::ports::StoreResult;
 use domain::service::ServiceId;
 use rusqlite::{Connection, params};
+use std::path::{Path, PathBuf};
+
+/// The log file's schema; every statement is idempotent, so it runs at every start.
+pub(crate) const SCHEMA: &str = include_str!("../../migrations/sqlite-log/0001_log.sql");
+
+/// The schema name under which the readers attach the log file.
+pub(crate) const ATTACHED_AS: &str = "log_file";
+
+/// `scimd.db` → `scimd.log.db`, in the same directory.
+pub(crate) fn log_file(database: &Path) -> PathBuf {
+    database.with_extension("log.db")
+}
+
+/// Copies the rows of a log kept in the directory's file (before migration 4, which then
+/// drops that table) into the log file. Idempotent: a copy cut short is redone at the next
+/// start, and rows copied already keep their ids and are skipped.
+pub(crate) fn move_into_log_file(directory: &Connection, log: &Path) -> rusqlite::Result<()> {
+    let old_table: bool = directory.query_row(
+        "SELECT EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'provisioning_log')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !old_table {
+        return Ok(());
+    }
+    directory.execute("ATTACH DATABASE ?1 AS moving_log", [log.to_string_lossy()])?;
+    const COLUMNS: &str = "id, service_id, time, request_id, method, resource_type, resource_id, operation, \
+        status, error_detail, warnings";
+    let copied = directory.execute(
+        &format!(
+            "INSERT OR IGNORE INTO moving_log.provisioning_log ({COLUMNS}) SELECT {COLUMNS} FROM main.provisioning_log"
+        ),
+        [],
+    );
+    directory.execute_batch("DETACH DATABASE moving_log")?;
+    let copied = copied?;
+    if copied > 0 {
+        tracing::info!(rows = copied, log = %log.display(), "moved the provisioning log into its own file");
+    }
+    Ok(())
+}
 
 /// Log entries as their rows will be written: the time and warnings are turned into text on
 /// the caller's thread, so the writer thread (the one serial part of the server) only binds them.

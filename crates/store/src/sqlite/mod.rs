@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, "admin", include_str!("../../migrations/sqlite/0002_admin.sql")),
     (3, "log_time_index", include_str!("../../migrations/sqlite/0003_log_time_index.sql")),
+    (4, "log_file", include_str!("../../migrations/sqlite/0004_log_file.sql")),
 ];
 
 /// Most jobs committed together in one transaction.
@@ -45,7 +46,11 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     /// The database file, for the final checkpoint of [`domain::ports::Store::close`].
     path: std::path::PathBuf,
+    /// The provisioning log's file (log.rs), likewise.
+    log_path: std::path::PathBuf,
     writer: mpsc::SyncSender<Job>,
+    /// The provisioning log's writer thread, on the log file.
+    log_writer: mpsc::SyncSender<Job>,
     readers: Arc<ReadPool>,
     /// Told after a commit that queued outbox messages (see `Store::set_outbox_listener`).
     outbox_listener: Mutex<Option<domain::ports::OutboxListener>>,
@@ -66,8 +71,10 @@ impl Drop for SqliteStore {
         }
         // This store's own readers' snapshots would make the checkpoint busy.
         self.readers.pause_reuse();
-        if let Err(e) = empty_the_wal(&self.path, std::time::Duration::ZERO) {
-            tracing::debug!(error = %e, "emptying the WAL when the store was dropped failed");
+        for path in [&self.path, &self.log_path] {
+            if let Err(e) = empty_the_wal(path, std::time::Duration::ZERO) {
+                tracing::debug!(error = %e, "emptying the WAL when the store was dropped failed");
+            }
         }
     }
 }
@@ -92,6 +99,9 @@ fn empty_the_wal(path: &Path, wait: std::time::Duration) -> StoreResult<()> {
     }
     Ok(())
 }
+
+/// Page cache of the provisioning log's writer, in KiB: it only appends.
+const LOG_CACHE_KIB: i64 = 2048;
 
 /// Page cache of each reader and of the checkpoint connection, in KiB. SQLite empties a
 /// connection's cache whenever another connection has committed, so a reader's stays small.
@@ -184,6 +194,16 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(|e| e.to_string())?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| e.to_string())?;
         configure(&conn, synchronous, WRITER_CACHE_KIB).map_err(|e| e.to_string())?;
+        // The log file first: migration 4 drops the log table of the directory's file once
+        // its rows are in the log file.
+        let log_path = log::log_file(path);
+        let log_conn = Connection::open(&log_path).map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+        log_conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| e.to_string())?;
+        // Log rows are written after their requests were answered (scimd's audit.rs): the
+        // disk needs no flush per commit; a crash of the operating system may lose the last.
+        configure(&log_conn, "NORMAL", LOG_CACHE_KIB).map_err(|e| e.to_string())?;
+        log_conn.execute_batch(log::SCHEMA).map_err(|e| format!("provisioning log schema: {e}"))?;
+        log::move_into_log_file(&conn, &log_path).map_err(|e| format!("moving the provisioning log: {e}"))?;
         migrate(&mut conn).map_err(|e| format!("migration failed: {e}"))?;
 
         let mut idle = Vec::with_capacity(READERS);
@@ -194,6 +214,8 @@ impl SqliteStore {
             )
             .map_err(|e| e.to_string())?;
             configure(&r, synchronous, CACHE_KIB).map_err(|e| e.to_string())?;
+            r.execute(&format!("ATTACH DATABASE ?1 AS {}", log::ATTACHED_AS), [log_path.to_string_lossy()])
+                .map_err(|e| format!("cannot attach {}: {e}", log_path.display()))?;
             idle.push(r);
         }
         let readers = Arc::new(ReadPool::new(idle));
@@ -245,9 +267,20 @@ impl SqliteStore {
                 move || writer_loop(conn, rx, syncer, &signals, &readers, reserve)
             })
             .map_err(|e| e.to_string())?;
+        let (log_tx, log_rx) = mpsc::sync_channel::<Job>(1024);
+        std::thread::Builder::new()
+            .name("sqlite-log-writer".into())
+            .spawn({
+                let readers = Arc::clone(&readers);
+                let signals = WriterSignals::default();
+                move || writer_loop(log_conn, log_rx, None, &signals, &readers, None)
+            })
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             path: path.to_owned(),
+            log_path,
             writer: tx,
+            log_writer: log_tx,
             readers,
             outbox_listener: Mutex::new(None),
             _alive: alive,
@@ -262,7 +295,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        self.submit(Guard::Savepoint, f).await
+        self.submit(&self.writer, Guard::Savepoint, f).await
     }
 
     /// As [`SqliteStore::write`], without the savepoint, for a job whose expected failures all
@@ -272,21 +305,30 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        self.submit(Guard::FailsBeforeChanging, f).await
+        self.submit(&self.writer, Guard::FailsBeforeChanging, f).await
     }
 
-    async fn submit<T, F>(&self, guard: Guard, f: F) -> StoreResult<T>
+    /// As [`SqliteStore::write_without_savepoint`], on the provisioning log's file.
+    async fn write_log<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(&self.log_writer, Guard::FailsBeforeChanging, f).await
+    }
+
+    async fn submit<T, F>(&self, writer: &mpsc::SyncSender<Job>, guard: Guard, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job = batch::job(guard, f, done_tx);
-        match self.writer.try_send(job) {
+        match writer.try_send(job) {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(job)) => {
                 // A full queue blocks; wait for room off the async threads.
-                let sender = self.writer.clone();
+                let sender = writer.clone();
                 tokio::task::spawn_blocking(move || sender.send(job))
                     .await
                     .map_err(|e| StoreError::Internal(e.to_string()))?
@@ -792,7 +834,7 @@ impl domain::ports::Store for SqliteStore {
     }
     async fn append_log(&self, entries: Vec<domain::audit::LogEntry>) -> StoreResult<()> {
         let rows = log::LogRows::new(entries);
-        self.write_without_savepoint(move |c| log::append(c, rows)).await
+        self.write_log(move |c| log::append(c, rows)).await
     }
     async fn query_log(
         &self,
@@ -803,7 +845,7 @@ impl domain::ports::Store for SqliteStore {
         self.read(move |c| log::query(c, service, &query)).await
     }
     async fn prune_log(&self, service: domain::service::ServiceId, before: domain::Timestamp) -> StoreResult<u64> {
-        self.write(move |c| log::prune(c, service, before)).await
+        self.write_log(move |c| log::prune(c, service, before)).await
     }
     async fn create_admin(&self, name: &str, password_hash: &str) -> StoreResult<domain::admin::AdminAccount> {
         let (name, hash) = (name.to_owned(), password_hash.to_owned());
@@ -858,13 +900,14 @@ impl domain::ports::Store for SqliteStore {
     }
     /// See [`empty_the_wal`].
     async fn close(&self) -> StoreResult<()> {
-        let (path, signals) = (self.path.clone(), Arc::clone(&self.signals));
+        let (path, log_path, signals) = (self.path.clone(), self.log_path.clone(), Arc::clone(&self.signals));
         // The readers' snapshots would hold the final checkpoint back.
         self.readers.pause_reuse();
         tokio::task::spawn_blocking(move || {
             // Before the checkpoint: the writer checks it under the write lock (wal_reserve.rs).
             signals.closed.store(true, Ordering::SeqCst);
             // Requests are over; only another process (a CLI command) could hold it up.
+            empty_the_wal(&log_path, std::time::Duration::from_secs(2))?;
             empty_the_wal(&path, std::time::Duration::from_secs(2))
         })
         .await
@@ -1010,6 +1053,102 @@ mod tests {
             cli.create_user(user, UserStatus::NotActivated, None).await.expect("create");
             tokio::time::sleep(super::readers::MAX_SNAPSHOT_AGE + std::time::Duration::from_millis(1)).await;
             assert_eq!(server.query_users(service, &everyone()).await.expect("query").total, n);
+        }
+    }
+
+    fn log_entry(service: domain::service::ServiceId, n: u32) -> domain::audit::LogEntry {
+        domain::audit::LogEntry {
+            service,
+            time: domain::now(),
+            request_id: format!("req-{n}"),
+            method: "GET".into(),
+            resource_type: "User".into(),
+            resource_id: None,
+            operation: format!("lookup {n}"),
+            status: 200,
+            error_detail: None,
+            warnings: vec![],
+        }
+    }
+
+    /// The provisioning log lives in its own file (log.rs): appending to it commits nothing to
+    /// the directory's file, whose readers therefore keep their caches and snapshots.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appending_to_the_log_leaves_the_directory_file_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("t.db");
+        let store = SqliteStore::open(&db, "full").expect("open");
+        let service = store.create_service("s", ServiceParams::default()).await.expect("service").id;
+        let watcher = rusqlite::Connection::open(&db).expect("open");
+        let data_version = || watcher.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)).expect("version");
+        let before = data_version();
+        store.append_log((0..3).map(|n| log_entry(service, n)).collect()).await.expect("append");
+        assert_eq!(data_version(), before, "a log append committed to the directory's file");
+        let logged = store.query_log(service, &domain::audit::LogQuery::default()).await.expect("query");
+        assert_eq!(logged.len(), 3);
+        assert!(dir.path().join("t.log.db").exists());
+        // The watcher does see the directory's own commits.
+        let user = scim_user(service, "u".into(), serde_json::json!({}));
+        store.create_user(user, UserStatus::NotActivated, None).await.expect("create");
+        assert_ne!(data_version(), before);
+    }
+
+    /// A database from before migration 4 kept the log in its own file: opening it moves the
+    /// rows into the log file, once, ids and all.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_kept_in_the_directory_file_moves_into_the_log_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("t.db");
+        {
+            let old = rusqlite::Connection::open(&db).expect("open");
+            old.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+            )
+            .expect("migrations table");
+            for (version, name, sql) in &super::MIGRATIONS[..3] {
+                old.execute_batch(sql).expect("old migration");
+                old.execute(
+                    "INSERT INTO schema_migrations VALUES (?1, ?2, '2026-01-01T00:00:00Z')",
+                    rusqlite::params![version, name],
+                )
+                .expect("record");
+            }
+        }
+        let service = {
+            let store = SqliteStore::open(&db, "full").expect("open");
+            store.create_service("s", ServiceParams::default()).await.expect("service").id
+        };
+        // Rows as the old layout held them, written behind the store's back.
+        std::fs::remove_file(dir.path().join("t.log.db")).expect("no log file yet");
+        {
+            let old = rusqlite::Connection::open(&db).expect("open");
+            old.execute_batch(
+                "DELETE FROM schema_migrations WHERE version = 4;
+                 CREATE TABLE provisioning_log (id INTEGER PRIMARY KEY, service_id INTEGER NOT NULL, time TEXT NOT NULL,
+                   request_id TEXT NOT NULL, method TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT,
+                   operation TEXT NOT NULL, status INTEGER NOT NULL, error_detail TEXT, warnings TEXT NOT NULL);",
+            )
+            .expect("old log table");
+            for id in [7, 8, 9] {
+                old.execute(
+                    "INSERT INTO provisioning_log VALUES (?1, ?2, '2026-01-01T00:00:00.000Z', 'r', 'GET', 'User', NULL, 'old', 200, NULL, '[]')",
+                    rusqlite::params![id, service.0],
+                )
+                .expect("old row");
+            }
+        }
+        for _ in 0..2 {
+            let store = SqliteStore::open(&db, "full").expect("open");
+            let logged = store.query_log(service, &domain::audit::LogQuery::default()).await.expect("query");
+            assert_eq!(logged.iter().map(|e| e.id).collect::<Vec<_>>(), vec![9, 8, 7]);
+            drop(store);
+            let old = rusqlite::Connection::open(&db).expect("open");
+            let left: bool = old
+                .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'provisioning_log')", [], |r| {
+                    r.get(0)
+                })
+                .expect("schema");
+            assert!(!left, "the directory's file still has a log table");
         }
     }
 
