@@ -5,8 +5,10 @@
 //! So a reader keeps its read transaction open after a read, and the next read on it uses the
 //! same snapshot, as long as that snapshot still holds every acknowledged write:
 //!
-//! - The writer bumps [`ReadPool::commits`] after every batch it commits and before it answers
-//!   the batch's callers. A snapshot is taken after reading the counter, so it holds every
+//! - Each writer thread (the directory's, and the provisioning log's: log.rs) bumps
+//!   [`ReadPool::commits`] after every batch it commits and before it answers the batch's
+//!   callers. A log commit thus ends the kept snapshots but leaves the page caches: SQLite
+//!   empties a connection's cache only when the file it caches has changed. A snapshot is taken after reading the counter, so it holds every
 //!   commit counted until then; while the counter has not moved, no caller has been told of a
 //!   write it lacks. A read after an acknowledged write therefore always sees that write.
 //! - Another process's commits (a CLI command on the same file) are not counted: a snapshot is
